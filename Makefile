@@ -1,0 +1,72 @@
+# Intygsportalen. The two commands:
+#   make run    set everything up and serve the portal on http://127.0.0.1:5000 (embedded default)
+#   make test   set up what the tests need and run the whole suite (SQLite, PostgreSQL, Chromium)
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+HOST ?= 127.0.0.1
+PORT ?= 5000
+APT_PACKAGES_TEST := chromium
+APT_PACKAGES_RUN := libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fontconfig fonts-dejavu-core
+
+.PHONY: run test setup system-run system-test catalogues demo-data serve worker clean extract-messages
+
+run: setup demo-data serve
+
+test: setup system-test
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+setup: system-run $(STAMP) catalogues
+
+$(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info[:2] == (3, 11) else 1)' || \
+	  { echo "Python 3.11 is needed (found $$($(PYTHON) --version)). Set PYTHON=/path/to/python3.11."; exit 1; }
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV) || \
+	  { echo "Cannot make a virtual environment: install Debian's python3-venv first (sudo apt-get install python3-venv)."; exit 1; }
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+# Babel catalogues: i18n/<lang>/LC_MESSAGES/messages.po -> .mo
+catalogues: $(STAMP)
+	$(BIN)/pybabel compile --use-fuzzy -d i18n -D messages || $(BIN)/pybabel compile -d i18n -D messages
+
+# After changing texts: extract them and update both catalogues (then translate i18n/en).
+extract-messages: $(STAMP)
+	$(BIN)/pybabel extract -F babel.cfg -k _l -k lazy_gettext -o i18n/messages.pot --no-location --sort-output .
+	$(BIN)/pybabel update -i i18n/messages.pot -d i18n -D messages --no-fuzzy-matching --ignore-obsolete
+
+# System packages: installed as root (as on CI), or named for an ordinary user to install.
+define need_apt
+	@missing=""; for p in $(1); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    echo "Installing system packages:$$missing"; \
+	    export DEBIAN_FRONTEND=noninteractive; apt-get update -qq && apt-get install -y -qq $$missing >/dev/null; \
+	  else \
+	    echo "Please install these Debian packages first: sudo apt-get install$$missing"; exit 1; \
+	  fi; \
+	fi
+endef
+
+system-run:
+	$(call need_apt,$(APT_PACKAGES_RUN))
+
+system-test:
+	$(call need_apt,$(APT_PACKAGES_TEST))
+	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ]; then export DEBIAN_FRONTEND=noninteractive; apt-get update -qq && apt-get install -y -qq postgresql >/dev/null; \
+	  else echo "Please install PostgreSQL first: sudo apt-get install postgresql"; exit 1; fi; }
+
+demo-data: setup
+	$(BIN)/portal demo-data --size small --if-empty
+
+serve: setup
+	@echo "Intygsportalen: http://$(HOST):$(PORT)/"
+	$(BIN)/gunicorn --no-control-socket --workers 1 --threads 8 --bind $(HOST):$(PORT) \
+	  --access-logfile - 'portal:create_app()'
+
+clean:
+	rm -rf $(VENV) instance/portal.sqlite* .pytest_cache

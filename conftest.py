@@ -1,0 +1,241 @@
+"""Shared test fixtures: the app on SQLite and PostgreSQL, a live server, and Chromium.
+
+Every test that takes `app` or `client` runs twice: on SQLite and on a throwaway PostgreSQL
+cluster that this test run starts and stops itself (skipped only if PostgreSQL is not installed
+and PORTAL_REQUIRE_POSTGRES is unset; `make test` sets it, so CI fails rather than skips).
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+import threading
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+
+from portal import create_app, db
+from portal.adapters.clock import FixedClock
+from portal.models import Base
+
+ROOT = Path(__file__).resolve().parent
+NOW = datetime(2026, 11, 23, 10, 0, 0)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+# --- PostgreSQL ------------------------------------------------------------------------------
+
+def _pg_bin() -> Path | None:
+    for version in ("17", "16", "15"):
+        p = Path(f"/usr/lib/postgresql/{version}/bin")
+        if (p / "initdb").exists():
+            return p
+    return None
+
+
+class ThrowawayPostgres:
+    def __init__(self) -> None:
+        self.bin = _pg_bin()
+        self.dir = Path(tempfile.mkdtemp(prefix="portal-pg-"))
+        self.port = free_port()
+        self.as_root = os.geteuid() == 0
+
+    def _run(self, *args: str) -> None:
+        cmd = list(args)
+        if self.as_root:
+            cmd = ["runuser", "-u", "postgres", "--"] + cmd
+        subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+
+    def start(self) -> str:
+        if self.as_root:
+            shutil.chown(self.dir, "postgres", "postgres")
+        data = self.dir / "data"
+        self._run(str(self.bin / "initdb"), "-D", str(data), "-U", "postgres", "--auth=trust", "--no-sync",
+                  "-E", "UTF8", "--locale=C.UTF-8")
+        self._run(str(self.bin / "pg_ctl"), "-D", str(data), "-l", str(self.dir / "log"), "-w", "start", "-o",
+                  f"-c listen_addresses=127.0.0.1 -p {self.port} -k {self.dir} -c fsync=off "
+                  "-c synchronous_commit=off -c full_page_writes=off")
+        self._run(str(self.bin / "createdb"), "-h", "127.0.0.1", "-p", str(self.port), "-U", "postgres", "portal")
+        return f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/portal"
+
+    def stop(self) -> None:
+        try:
+            self._run(str(self.bin / "pg_ctl"), "-D", str(self.dir / "data"), "-m", "immediate", "-w", "stop")
+        finally:
+            shutil.rmtree(self.dir, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def postgres_url():
+    pg = ThrowawayPostgres()
+    if pg.bin is None:
+        if os.environ.get("PORTAL_REQUIRE_POSTGRES"):
+            pytest.fail("PostgreSQL is not installed (sudo apt-get install postgresql)")
+        pytest.skip("PostgreSQL is not installed")
+    url = pg.start()
+    try:
+        yield url
+    finally:
+        pg.stop()
+
+
+@pytest.fixture(scope="session")
+def sqlite_url(tmp_path_factory):
+    return f"sqlite:///{tmp_path_factory.mktemp('sqlite') / 'portal.sqlite'}"
+
+
+_migrated: set[str] = set()
+
+
+def _clean(engine) -> None:
+    tables = [t.name for t in reversed(Base.metadata.sorted_tables)]
+    with engine.begin() as conn:
+        if engine.dialect.name == "postgresql":
+            conn.execute(text("TRUNCATE " + ", ".join(tables) + " RESTART IDENTITY CASCADE"))
+        else:
+            for t in tables:
+                conn.execute(text(f"DELETE FROM {t}"))
+
+
+def make_test_app(url: str, **overrides):
+    config = {
+        "TESTING": True,
+        "DATABASE_URL": url,
+        "AUTO_MIGRATE": url not in _migrated,
+        "SECRET_KEY": "test-secret-key",
+        "SESSION_COOKIE_SECURE": False,
+        "PORTAL_ENV": "test",
+        "CLOCK": FixedClock(NOW),
+        "RATELIMIT_ENABLED": False,
+    }
+    config.update(overrides)
+    app = create_app(config)
+    _migrated.add(url)
+    return app
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(request):
+    return request.getfixturevalue(f"{request.param}_url")
+
+
+@pytest.fixture
+def app(db_url):
+    app = make_test_app(db_url)
+    _clean(db.get_engine(app))
+    yield app
+    db.get_engine(app).dispose()
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def clock(app) -> FixedClock:
+    return app.extensions["clock"]
+
+
+@pytest.fixture
+def session(app):
+    with db.new_session(app) as s:
+        yield s
+
+
+# --- a live server and Chromium ---------------------------------------------------------------
+
+class LiveServer:
+    def __init__(self, app):
+        from werkzeug.serving import make_server
+
+        self.app = app
+        self.server = make_server("127.0.0.1", 0, app, threaded=True)
+        self.url = f"http://127.0.0.1:{self.server.server_port}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.server.shutdown()
+        self.thread.join(5)
+
+
+def load_demo(app) -> None:
+    from portal.domain import demo
+    from portal.repository import intake
+
+    registry = app.extensions["certificate_types"]
+    with db.new_session(app) as s:
+        problems, _ = intake.load(s, demo.small(today=NOW.date(), seed=20261123, registry=registry), registry)
+    assert problems == [], problems[:5]
+
+
+@pytest.fixture(scope="session")
+def demo_app(tmp_path_factory):
+    """The portal on its own SQLite file with the small demo data set, for e2e and accessibility."""
+    url = f"sqlite:///{tmp_path_factory.mktemp('demo') / 'portal.sqlite'}"
+    app = make_test_app(url, AUTO_MIGRATE=True)
+    load_demo(app)
+    return app
+
+
+@pytest.fixture(scope="session")
+def live_server(demo_app):
+    with LiveServer(demo_app) as server:
+        yield server
+
+
+CHROMIUM = os.environ.get("PORTAL_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                 "--disable-dev-shm-usage"]
+
+
+@pytest.fixture(scope="session")
+def browser(tmp_path_factory):
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"Chromium is not installed at {CHROMIUM} (sudo apt-get install chromium)")
+    from playwright.sync_api import sync_playwright
+
+    home = tmp_path_factory.mktemp("chromium-home")
+    env = dict(os.environ, HOME=str(home), XDG_CONFIG_HOME=str(home / "config"), XDG_CACHE_HOME=str(home / "cache"),
+               TMPDIR=str(home))
+    with sync_playwright() as pw:
+        b = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, env=env)
+        yield b
+        b.close()
+
+
+def new_context(browser, base_url: str, *, lang: str = "sv", width: int = 1280, height: int = 900,
+                javascript: bool = True):
+    context = browser.new_context(base_url=base_url, viewport={"width": width, "height": height},
+                                  java_script_enabled=javascript, locale="sv-SE" if lang == "sv" else "en-GB")
+    host = base_url.split("//", 1)[1].split(":")[0]
+    context.add_cookies([{"name": "lang", "value": lang, "domain": host, "path": "/"}])
+    return context
+
+
+@pytest.fixture(params=["sv", "en"])
+def lang(request) -> str:
+    return request.param
+
+
+@pytest.fixture
+def page(browser, live_server, lang):
+    context = new_context(browser, live_server.url, lang=lang)
+    page = context.new_page()
+    page.set_default_timeout(10_000)
+    yield page
+    context.close()

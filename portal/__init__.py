@@ -1,0 +1,58 @@
+"""Intygsportalen: Mina intyg (citizens) and Rehabstöd (staff) on one certificate store."""
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from flask import Flask
+from flask_htmx import HTMX
+from jinja2 import ChoiceLoader, FileSystemLoader
+
+from . import db, errors, i18n, security
+from .adapters.clock import SystemClock
+from .config import DEFAULTS, ROOT, from_env
+from .domain import certificate_types
+
+
+def create_app(config: dict[str, Any] | None = None) -> Flask:
+    """The app factory. `config` overrides the environment (tests pass their own)."""
+    app = Flask(
+        __name__,
+        template_folder=str(ROOT / "templates"),
+        static_folder=str(ROOT / "static"),
+        instance_path=str(ROOT / "instance"),
+    )
+    app.config.update(DEFAULTS)
+    app.config.update(from_env() if config is None or not config.get("TESTING") else {})
+    if config:
+        app.config.update(config)
+    app.jinja_loader = ChoiceLoader([
+        FileSystemLoader(str(ROOT / "templates")),
+        FileSystemLoader(str(ROOT / "accessibility")),
+    ])
+    app.jinja_env.autoescape = True
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+    app.extensions.setdefault("clock", config.get("CLOCK") if config and config.get("CLOCK") else SystemClock())
+    app.extensions["certificate_types"] = certificate_types.load_registry(app.config.get("CERTIFICATE_TYPE_DIRS", []))
+    HTMX(app)
+    i18n.init_app(app)
+    security.init_app(app)
+    errors.init_app(app)
+    db.init_app(app)
+
+    from .main import bp as main_bp
+
+    app.register_blueprint(main_bp)
+
+    @app.context_processor
+    def _globals():
+        return {"service_name": "Intygsportalen"}
+
+    return app
+
+
+def clock(app: Flask | None = None):
+    from flask import current_app
+
+    return (app or current_app).extensions["clock"]

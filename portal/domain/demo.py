@@ -1,0 +1,618 @@
+"""The fictional demo data set.
+
+Everyone in it is made up. Personnummer use the serial numbers 980–999 that Skatteverket keeps for
+testing (so no real person has them) with valid check digits; HSA-ids use the test prefix TSTNMT.
+`small()` returns one intake document (the same format `portal load` reads), so the demo data is
+checked by the same validator as any other intake. `patients()` yields the same kind of data patient
+by patient, for the large set (1 million certificates).
+"""
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+from typing import Any, Iterator
+
+from . import certificate_types as ct
+from .persons import luhn_check_digit
+
+PREFIX = "TSTNMT2321000156-"
+CARE = "Vård och behandling"
+
+PROVIDERS = [
+    ("VG1", "Region Demoland"),
+    ("VG2", "Vårdbolaget Exempel AB"),
+    ("VG3", "Region Övningsby"),
+]
+# (id, name, provider, parent)
+UNITS = [
+    ("VE10", "Vårdcentralen Norrby", "VG1", None),
+    ("VE11", "Norrby rehabmottagning", "VG1", "VE10"),
+    ("VE20", "Ortopedkliniken Demostad", "VG1", None),
+    ("VE21", "Handkirurgiska mottagningen Demostad", "VG1", "VE20"),
+    ("VE30", "Psykiatrimottagningen Söder", "VG1", None),
+    ("VE40", "Exempelkliniken City", "VG2", None),
+    ("VE41", "Exempelkliniken Arbetsmedicin", "VG2", "VE40"),
+    ("VE50", "Övningsby hälsocentral", "VG3", None),
+]
+UNIT_ADDRESS = {
+    "VE10": ("Norrbyvägen 12", "99101", "Demostad", "010-100 10 10"),
+    "VE11": ("Norrbyvägen 14", "99101", "Demostad", "010-100 10 11"),
+    "VE20": ("Sjukhusgatan 1", "99102", "Demostad", "010-100 20 20"),
+    "VE21": ("Sjukhusgatan 1", "99102", "Demostad", "010-100 20 21"),
+    "VE30": ("Södra gatan 30", "99103", "Demostad", "010-100 30 30"),
+    "VE40": ("Exempelgatan 4", "99201", "Exempelstad", "010-200 40 40"),
+    "VE41": ("Exempelgatan 4", "99201", "Exempelstad", "010-200 40 41"),
+    "VE50": ("Övningsvägen 5", "99301", "Övningsby", "010-300 50 50"),
+}
+
+
+def hsa(local: str) -> str:
+    return PREFIX + local
+
+
+@dataclass(frozen=True)
+class DemoStaff:
+    local_id: str
+    given: str
+    family: str
+    title: str
+    professions: tuple[str, ...] = ()
+    position_codes: tuple[tuple[str, str | None], ...] = ()
+    rehab_units: tuple[str, ...] = ()  # system role INTYG;Rehab-<unit>
+    units: tuple[str, ...] = ()  # commissions "Vård och behandling"
+    other_commissions: tuple[tuple[str, str], ...] = ()  # (unit, purpose)
+    expired_units: tuple[str, ...] = ()
+    about: str = ""  # what makes this identity interesting (the test broker shows it)
+
+    @property
+    def hsa_id(self) -> str:
+        return hsa(self.local_id)
+
+    @property
+    def signs(self) -> bool:
+        return bool(self.professions) or bool(self.position_codes)
+
+
+STAFF = [
+    DemoStaff("L001", "Anna", "Berglund", "Distriktsläkare", ("Läkare",), units=("VE10", "VE20"),
+              about="Läkare på två vårdenheter (Vårdcentralen Norrby och Ortopedkliniken Demostad)."),
+    DemoStaff("L002", "Erik", "Lindqvist", "Specialistläkare", ("Läkare",), units=("VE10",),
+              about="Läkare på Vårdcentralen Norrby."),
+    DemoStaff("L003", "Sara", "Holm", "Överläkare", (), (("204010", None),), units=("VE20",),
+              about="Läkare genom befattningskod 204010, utan legitimation i katalogen."),
+    DemoStaff("L004", "Omar", "Haddad", "Överläkare", ("Läkare",), rehab_units=("VE30",), units=("VE30",),
+              about="Läkare som också är rehabkoordinator på Psykiatrimottagningen Söder."),
+    DemoStaff("L005", "Karin", "Nyström", "Företagsläkare", ("Läkare",), units=("VE40",),
+              about="Läkare på Exempelkliniken City (privat vårdgivare)."),
+    DemoStaff("L006", "Johan", "Ek", "Distriktsläkare", ("Läkare",), units=("VE50",),
+              about="Läkare på Övningsby hälsocentral."),
+    DemoStaff("L007", "Mikael", "Sund", "AT-läkare", (), (("203090", "9300005"),), units=("VE10",),
+              about="AT-läkare: befattningskod 203090 med gruppförskrivarkod 9300005."),
+    DemoStaff("L008", "Greta", "Stål", "Läkare", ("Läkare",), units=("VE10",), expired_units=("VE20",),
+              about="Läkare vars uppdrag på Ortopedkliniken har gått ut."),
+    DemoStaff("R001", "Lena", "Forsberg", "Rehabkoordinator", (), (), rehab_units=("VE10",), units=("VE10",),
+              about="Rehabkoordinator på Vårdcentralen Norrby."),
+    DemoStaff("R002", "Maria", "Öberg", "Rehabkoordinator", (), (), rehab_units=("VE20",), units=("VE20", "VE30"),
+              about="Rehabkoordinator på Ortopedkliniken; uppdrag utan rehabroll på Psykiatrimottagningen."),
+    DemoStaff("R003", "Per", "Åkesson", "Rehabkoordinator", (), (), rehab_units=("VE40",), units=("VE40",),
+              about="Rehabkoordinator på Exempelkliniken City."),
+    DemoStaff("S001", "Eva", "Sjöberg", "Sjuksköterska", ("Sjuksköterska",), units=("VE10",),
+              about="Sjuksköterska: uppdrag men ingen roll i Rehabstöd."),
+    DemoStaff("N001", "Nils", "Utanuppdrag", "Läkare", ("Läkare",), other_commissions=(("VE10", "Administration"),),
+              about="Läkare utan medarbetaruppdrag för vård och behandling."),
+]
+DOCTORS_BY_UNIT: dict[str, list[str]] = {}
+for _s in STAFF:
+    if _s.signs and "Sjuksköterska" not in _s.professions and _s.units:
+        for _u in _s.units:
+            DOCTORS_BY_UNIT.setdefault(_u, []).append(_s.hsa_id)
+for _u, _, _, _parent in UNITS:
+    if _parent:
+        DOCTORS_BY_UNIT[_u] = DOCTORS_BY_UNIT.get(_parent, [])
+
+GIVEN_F = ["Alma", "Astrid", "Ebba", "Elin", "Freja", "Hanna", "Ida", "Ingrid", "Julia", "Karin", "Linnea", "Maja",
+           "Matilda", "Nora", "Saga", "Selma", "Signe", "Stina", "Tove", "Vera", "Wilma", "Yasmin", "Amira", "Leila"]
+GIVEN_M = ["Adam", "Albin", "Anton", "Arvid", "Axel", "Elias", "Emil", "Filip", "Gustav", "Hugo", "Isak", "Jonas",
+           "Leo", "Lukas", "Melvin", "Nils", "Olle", "Oskar", "Sixten", "Ture", "Viktor", "Ali", "Ahmed", "Mehmet"]
+FAMILY = ["Demosson", "Testberg", "Provlund", "Exempelsson", "Övningström", "Prövesson", "Fiktivsson", "Låtsasberg",
+          "Påhittad", "Modellund", "Skissgren", "Mönsterberg", "Utkastsson", "Förebildh", "Templund", "Prototypsson"]
+
+DIAGNOSES = [  # (code, text, weight) – a realistic mix for sick leave
+    ("F43.8", "Andra specificerade reaktioner på svår stress", 14),
+    ("F32.1", "Medelsvår depressiv episod", 10),
+    ("F41.1", "Generaliserat ångestsyndrom", 6),
+    ("M54.5", "Lumbago", 9),
+    ("M75.1", "Rotatorkuffsyndrom", 4),
+    ("M17.1", "Annan primär gonartros", 3),
+    ("S82.6", "Fraktur på laterala malleolen", 3),
+    ("S52.5", "Fraktur på nedre änden av radius", 3),
+    ("J06.9", "Akut övre luftvägsinfektion, ospecificerad", 5),
+    ("U07.1", "Covid-19, virus identifierat", 2),
+    ("C50.9", "Bröstcancer, ospecificerad", 2),
+    ("I21.4", "Akut subendokardiell hjärtinfarkt", 1),
+    ("G43.0", "Migrän utan aura", 2),
+    ("O26.8", "Andra specificerade tillstånd med samband med graviditet", 2),
+    ("R53.9", "Sjukdomskänsla och trötthet", 2),
+    ("Z73.0", "Utbrändhet", 2),
+    ("K50.9", "Crohns sjukdom, ospecificerad", 1),
+    ("E11.9", "Diabetes mellitus typ 2 utan komplikationer", 1),
+    ("N20.0", "Njursten", 1),
+    ("Q65.8", "Andra medfödda deformiteter av höft", 1),
+]
+_DIAG_WEIGHTS = [d[2] for d in DIAGNOSES]
+
+TEXT_BANK = {
+    "functional_impairment": "Nedsatt koncentrationsförmåga och uttalad trötthet. Sömnstörning sedan två månader. Bedömningen grundas på undersökning och skattning (MADRS 24).",
+    "activity_limitation": "Har svårt att planera och genomföra arbetsuppgifter som kräver uthållig koncentration, och att ta in ny information.",
+    "treatment": "Samtalsbehandling (KBT) en gång i veckan. Läkemedelsbehandling insatt, uppföljning om fyra veckor.",
+    "measures": "Arbetsanpassning med minskad arbetstid och färre kundkontakter. Kontakt med företagshälsovården.",
+    "occupation_description": "Undersköterska inom hemtjänst med tunga lyft och oregelbundna arbetstider.",
+    "other_information": "Patienten har tidigare varit sjukskriven för liknande besvär.",
+}
+GENERIC_TEXT = "Enligt undersökning och journaluppgifter."
+REVOKE_REASONS = ["Intyget har utfärdats på fel patient.", "Fel i intyget: felaktig sjukskrivningsperiod.",
+                  "Intyget har utfärdats av misstag."]
+QUESTION_TEXTS = {
+    "KOMPLT": ("Komplettering", "Försäkringskassan behöver en tydligare beskrivning av aktivitetsbegränsningen i förhållande till patientens arbete."),
+    "AVSTMN": ("Avstämningsmöte", "Vi vill bjuda in till ett avstämningsmöte med patienten och arbetsgivaren. Vilka tider passar?"),
+    "KONTKT": ("Kontakt", "Handläggaren önskar bli uppringd av intygande läkare angående prognosen."),
+    "OVRIGT": ("Övrigt", "Kan ni bekräfta att intyget avser nuvarande arbete och inte arbetssökande?"),
+    "PAMINN": ("Påminnelse", "Påminnelse: vi har inte fått svar på vår fråga. Svara senast inom en vecka."),
+}
+
+
+def make_pnr(born: date, serial: int) -> str:
+    """A personnummer with Skatteverket's test serial (980–999) and a valid check digit."""
+    assert 980 <= serial <= 999
+    nine = f"{born:%y%m%d}{serial:03d}"
+    return f"{born:%Y%m%d}{serial:03d}{luhn_check_digit(nine)}"
+
+
+# --- content for any type ------------------------------------------------------------------------
+
+@dataclass
+class Context:
+    signed: date
+    periods: list[dict] = field(default_factory=list)
+    diagnoses: list[dict] = field(default_factory=list)
+    occupation: str = "NUVARANDE_ARBETE"
+    share_diagnosis: bool = True
+
+
+def _fill(q: ct.Question, rng: random.Random, ctx: Context) -> Any:
+    k = q.kind
+    if k == "text":
+        text = TEXT_BANK.get(q.id, GENERIC_TEXT)
+        return text[: q.max_length] if q.max_length else text
+    if k == "date":
+        if "birth" in q.id or "expected" in q.id:
+            return (ctx.signed + timedelta(days=rng.randint(60, 200))).isoformat()
+        if q.id.endswith("_until") or "until" in q.id:
+            return (ctx.signed + timedelta(days=rng.randint(10, 60))).isoformat()
+        return (ctx.signed - timedelta(days=rng.randint(0, 30))).isoformat()
+    if k == "year":
+        lo, hi = int(q.min or 1950), int(q.max or ctx.signed.year)
+        return rng.randint(max(lo, ctx.signed.year - 20), min(hi, ctx.signed.year))
+    if k == "integer":
+        lo, hi = int(q.min if q.min is not None else 1), int(q.max if q.max is not None else 12)
+        return rng.randint(lo, min(hi, max(lo, 12 if hi > 12 and q.max != 100 else hi)))
+    if k == "decimal":
+        lo, hi = float(q.min if q.min is not None else 0.1), float(q.max if q.max is not None else 1.0)
+        return round(rng.uniform(lo, min(hi, max(lo, 1.0))), 1)
+    if k == "date_range":
+        if ctx.periods:
+            return {"start": ctx.periods[0]["start"], "end": ctx.periods[-1]["end"]}
+        return {"start": ctx.signed.isoformat(), "end": (ctx.signed + timedelta(days=13)).isoformat()}
+    if k == "sick_leave_periods":
+        if ctx.periods and all(p["degree"] in q.degrees for p in ctx.periods):
+            return ctx.periods
+        start = ctx.signed
+        return [{"start": start.isoformat(), "end": (start + timedelta(days=6)).isoformat(), "degree": q.degrees[-1]}]
+    if k == "diagnoses":
+        return ctx.diagnoses[: q.max_items or 3]
+    if k == "yes_no":
+        return False
+    if k == "checkbox":
+        return False
+    if k == "choice":
+        return q.options[0].value if rng.random() < 0.6 else rng.choice(q.options).value
+    if k == "multi_choice":
+        allowed = [o.value for o in q.options if o.value not in q.exclusive]
+        if q.role == "occupation" and ctx.occupation in allowed:
+            return [ctx.occupation]
+        return rng.sample(allowed, k=min(len(allowed), max(q.min_items or 1, 1)))
+    if k == "dated_choices":
+        first = q.options[0].value
+        return [{"type": first, "date": ctx.signed.isoformat()}]
+    if k == "icf":
+        return {"categories": ["b130", "b140"] if q.id == "functional_impairment" else ["d230"],
+                "text": TEXT_BANK.get(q.id, GENERIC_TEXT)}
+    if k == "rows":
+        return [{f.id: _fill(f, rng, ctx) for f in q.fields if f.required}]
+    raise ValueError(k)  # pragma: no cover
+
+
+def content_for(ctype: ct.CertificateType, rng: random.Random, ctx: Context) -> dict[str, Any]:
+    """Valid, plausible content for any type: required answers, and some optional ones."""
+    content: dict[str, Any] = {}
+    questions = list(ctype.questions())
+    for q in questions:
+        if q.kind == "diagnoses":
+            if q.required or (q.required_when and ctx.share_diagnosis):
+                content[q.id] = _fill(q, rng, ctx)
+        elif q.role == "diagnosis_consent" or (q.kind == "yes_no" and any(
+                o.required_when and o.required_when.question == q.id and o.kind == "diagnoses" for o in questions)):
+            content[q.id] = ctx.share_diagnosis
+        elif q.required or q.kind in {"sick_leave_periods"} or (q.kind in {"text", "icf"} and q.id in TEXT_BANK):
+            content[q.id] = _fill(q, rng, ctx)
+    # answers that became required through another answer
+    for _ in range(3):
+        for q in questions:
+            if q.id not in content and q.required_when and q.required_when.holds(content):
+                content[q.id] = _fill(q, rng, ctx)
+    return content
+
+
+# --- patients and their certificates -----------------------------------------------------------
+
+@dataclass
+class PatientData:
+    person: dict
+    certificates: list[dict] = field(default_factory=list)
+    relations: list[dict] = field(default_factory=list)
+    revocations: list[dict] = field(default_factory=list)
+    questions: list[dict] = field(default_factory=list)
+
+
+class Generator:
+    def __init__(self, registry: ct.Registry, today: date, seed: int, id_prefix: str = "demo"):
+        self.registry, self.today, self.rng = registry, today, random.Random(seed)
+        self.id_prefix = id_prefix
+        self.used_pnr: set[str] = set()
+        self.counter = 0
+        self.qcounter = 0
+        self.units = [u for u in UNITS]
+        self.unit_provider = {u[0]: u[2] for u in UNITS}
+
+    def new_pnr(self, born: date) -> str:
+        for _ in range(50):
+            p = make_pnr(born, self.rng.randint(980, 999))
+            if p not in self.used_pnr:
+                self.used_pnr.add(p)
+                return p
+            born += timedelta(days=1)
+        raise RuntimeError("ran out of test personnummer")  # pragma: no cover
+
+    def cert_id(self) -> str:
+        self.counter += 1
+        return f"{self.id_prefix}-{self.counter:07d}-{self.rng.getrandbits(32):08x}"
+
+    def person(self, born: date | None = None, female: bool | None = None, **flags) -> dict:
+        rng = self.rng
+        born = born or (self.today - timedelta(days=rng.randint(18 * 365, 66 * 365)))
+        pnr = self.new_pnr(born)
+        is_female = int(pnr[10]) % 2 == 0
+        given = rng.choice(GIVEN_F if is_female else GIVEN_M)
+        return {"personnummer": pnr, "given_name": given, "family_name": rng.choice(FAMILY),
+                "protected": flags.get("protected", False), "deceased": flags.get("deceased", False),
+                "validation_person": flags.get("validation_person", False)}
+
+    def signed_at(self, day: date) -> str:
+        t = time(self.rng.randint(8, 16), self.rng.randint(0, 59), self.rng.randint(0, 59))
+        return datetime.combine(day, t).isoformat()
+
+    def certificate(self, pd: PatientData, code: str, unit: str, signed: date, ctx: Context | None = None,
+                    doctor: str | None = None) -> dict:
+        ctype = self.registry[code]
+        ctx = ctx or Context(signed=signed, diagnoses=[self.diagnosis()])
+        ctx.signed = signed
+        doctor = doctor or self.rng.choice(DOCTORS_BY_UNIT[unit])
+        cert = {"id": self.cert_id(), "type": code, "version": ctype.version, "patient": pd.person["personnummer"],
+                "staff": doctor, "unit": unit, "signed": self.signed_at(signed),
+                "content": content_for(ctype, self.rng, ctx)}
+        pd.certificates.append(cert)
+        return cert
+
+    def diagnosis(self) -> dict:
+        code, text, _ = self.rng.choices(DIAGNOSES, weights=_DIAG_WEIGHTS)[0]
+        return {"code": code, "text": text}
+
+    def sick_leave_chain(self, pd: PatientData, unit: str, start: date, *, ongoing: bool, max_certs: int = 5) -> None:
+        """A realistic FK7804 chain: first 100 %, renewals stepping 100 → 50 → 25, sometimes a gap."""
+        rng = self.rng
+        diag = self.diagnosis()
+        doctor = rng.choice(DOCTORS_BY_UNIT[unit])
+        steps = [100] * rng.randint(1, 2) + [50] * rng.randint(0, 2) + [25] * rng.randint(0, 1)
+        n = rng.randint(1, max_certs)
+        day = start
+        degree_idx = 0
+        previous = None
+        for i in range(n):
+            length = rng.choice([7, 14, 14, 21, 28, 30, 30, 45, 60])
+            periods = []
+            # sometimes a certificate carries the step down inside itself
+            parts = 2 if rng.random() < 0.3 and degree_idx + 1 < len(steps) else 1
+            p_start = day
+            for part in range(parts):
+                p_len = length if parts == 1 else max(7, length // 2)
+                degree = steps[min(degree_idx, len(steps) - 1)]
+                p_end = p_start + timedelta(days=p_len - 1)
+                periods.append({"start": p_start.isoformat(), "end": p_end.isoformat(), "degree": degree})
+                p_start = p_end + timedelta(days=1)
+                degree_idx += 1
+            signed = min(day, self.today)
+            if signed > self.today:
+                break
+            ctx = Context(signed=signed, periods=periods, diagnoses=[diag],
+                          occupation=rng.choice(["NUVARANDE_ARBETE"] * 6 + ["ARBETSSOKANDE", "FORALDRALEDIG", "STUDIER"]))
+            cert = self.certificate(pd, "FK7804", unit, signed, ctx, doctor)
+            if rng.random() < 0.35 and "AG7804" in self.registry:  # the employer's copy
+                ag_ctx = Context(signed=signed, periods=periods, diagnoses=[diag], share_diagnosis=rng.random() < 0.5)
+                self.certificate(pd, "AG7804", unit, signed, ag_ctx, doctor)
+            previous = cert
+            end = date.fromisoformat(periods[-1]["end"])
+            gap = rng.choice([0, 0, 0, 0, 1, 2, 3, 8, 12]) if i < n - 1 else 0
+            day = end + timedelta(days=1 + gap)
+            if day > self.today and not ongoing:
+                break
+            if date.fromisoformat(periods[0]["start"]) > self.today:
+                break
+        if previous and ongoing and date.fromisoformat(previous["content"][self._periods_id("FK7804")][-1]["end"]) < self.today:
+            # extend so the case is ongoing today
+            ctx = Context(signed=self.today - timedelta(days=rng.randint(0, 6)), diagnoses=[diag],
+                          periods=[{"start": (self.today - timedelta(days=rng.randint(0, 6))).isoformat(),
+                                    "end": (self.today + timedelta(days=rng.randint(7, 45))).isoformat(),
+                                    "degree": rng.choice([100, 50, 50, 25])}])
+            self.certificate(pd, "FK7804", unit, date.fromisoformat(ctx.periods[0]["start"]), ctx, doctor)
+
+    def _periods_id(self, code: str) -> str:
+        q = self.registry[code].first_of_kind("sick_leave_periods")
+        return q.id if q else ""
+
+    def questions_for(self, pd: PatientData, cert: dict, unit: str) -> None:
+        """FK questions of every subject, some handled, some answered, one complemented."""
+        rng = self.rng
+        signed = datetime.fromisoformat(cert["signed"])
+        sent = min(signed + timedelta(days=rng.randint(1, 10), hours=2), datetime.combine(self.today, time(9)))
+        if sent <= signed:
+            return
+        subject = rng.choice(["KOMPLT", "AVSTMN", "KONTKT", "OVRIGT", "KOMPLT"])
+        heading, text = QUESTION_TEXTS[subject]
+        self.qcounter += 1
+        qid = f"{self.id_prefix}-q-{self.qcounter:07d}"
+        question = {"id": qid, "certificate": cert["id"], "subject": subject, "sender": "FK", "heading": heading,
+                    "text": text, "sent": sent.isoformat(), "last_answer_date": (sent.date() + timedelta(days=14)).isoformat()}
+        pd.questions.append(question)
+        roll = rng.random()
+        if roll < 0.25 and sent.date() + timedelta(days=3) <= self.today:
+            self.qcounter += 1
+            rsent = sent + timedelta(days=rng.randint(1, 3))
+            if subject == "KOMPLT":  # a new certificate complements the old one: handled
+                ctx = Context(signed=rsent.date(), diagnoses=[{"code": cert["content"][self._diag_id("FK7804")][0]["code"],
+                                                               "text": cert["content"][self._diag_id("FK7804")][0]["text"]}],
+                              periods=cert["content"][self._periods_id("FK7804")])
+                new = self.certificate(pd, "FK7804", unit, rsent.date(), ctx, cert["staff"])
+                new["signed"] = rsent.replace(microsecond=0).isoformat()
+                pd.relations.append({"from": new["id"], "to": cert["id"], "kind": "COMPLEMENTS"})
+                question["handled_at"] = (rsent + timedelta(minutes=5)).isoformat()
+            else:
+                pd.questions.append({"id": f"{self.id_prefix}-q-{self.qcounter:07d}", "certificate": cert["id"], "subject": subject,
+                                     "sender": "CARE", "heading": heading, "text": "Ring gärna på telefon 010-100 10 10 vardagar 8–10.",
+                                     "sent": rsent.isoformat(), "in_reply_to": qid})
+                question["handled_at"] = rsent.isoformat()
+        elif roll < 0.45 and sent.date() + timedelta(days=8) <= self.today:
+            self.qcounter += 1
+            heading, text = QUESTION_TEXTS["PAMINN"]
+            pd.questions.append({"id": f"{self.id_prefix}-q-{self.qcounter:07d}", "certificate": cert["id"], "subject": "PAMINN",
+                                 "sender": "FK", "heading": heading, "text": text,
+                                 "sent": (sent + timedelta(days=7)).isoformat(), "reminder_of": qid})
+
+    def _diag_id(self, code: str) -> str:
+        q = self.registry[code].first_of_kind("diagnoses")
+        return q.id if q else ""
+
+    def patient(self, *, person: dict | None = None, home_unit: str | None = None, ongoing: bool | None = None,
+                history_years: int = 3, extra_types: bool = True) -> PatientData:
+        """One patient with a plausible three-year history."""
+        rng = self.rng
+        pd = PatientData(person=person or self.person())
+        pnr = pd.person["personnummer"]
+        born = date(int(pnr[:4]), int(pnr[4:6]), int(pnr[6:8]) % 60 or 1)
+        age = (self.today - born).days // 365
+        unit = home_unit or rng.choice([u[0] for u in UNITS])
+        ongoing = rng.random() < 0.45 if ongoing is None else ongoing
+        adult = age >= 18
+        if adult and not pd.person["deceased"]:
+            # earlier, finished chains
+            for _ in range(rng.randint(0, 2)):
+                start = self.today - timedelta(days=rng.randint(120, history_years * 365))
+                self.sick_leave_chain(pd, unit, start, ongoing=False, max_certs=4)
+            if ongoing:
+                start = self.today - timedelta(days=rng.choice([5, 12, 25, 40, 70, 100, 150, 200, 300, 400, 500]))
+                self.sick_leave_chain(pd, unit, start, ongoing=True, max_certs=6)
+            # drop anything that would start in the future (keep signed ≤ today)
+        if extra_types:
+            self.extra_certificates(pd, unit, age, born)
+        # questions from FK on recent FK7804s
+        recent = [c for c in pd.certificates if c["type"] == "FK7804"
+                  and datetime.fromisoformat(c["signed"]).date() >= self.today - timedelta(days=80)]
+        for cert in recent:
+            if rng.random() < 0.18:
+                self.questions_for(pd, cert, cert["unit"])
+        # replaced and revoked
+        fk = [c for c in pd.certificates if c["type"] == "FK7804"]
+        if fk and rng.random() < 0.08:
+            old = rng.choice(fk)
+            signed = datetime.fromisoformat(old["signed"]) + timedelta(hours=rng.randint(2, 48))
+            if signed.date() <= self.today:
+                ctx = Context(signed=signed.date(), periods=old["content"][self._periods_id("FK7804")],
+                              diagnoses=old["content"][self._diag_id("FK7804")])
+                new = self.certificate(pd, "FK7804", old["unit"], signed.date(), ctx, old["staff"])
+                new["signed"] = signed.replace(microsecond=0).isoformat()
+                pd.relations.append({"from": new["id"], "to": old["id"], "kind": "REPLACES"})
+        if pd.certificates and rng.random() < 0.05:
+            victim = rng.choice(pd.certificates)
+            at = datetime.fromisoformat(victim["signed"]) + timedelta(days=1)
+            if at.date() <= self.today and not any(r["to"] == victim["id"] or r["from"] == victim["id"] for r in pd.relations):
+                pd.revocations.append({"certificate": victim["id"], "at": at.isoformat(), "reason": rng.choice(REVOKE_REASONS)})
+        return pd
+
+    def extra_certificates(self, pd: PatientData, unit: str, age: int, born: date) -> None:
+        rng = self.rng
+        female = int(pd.person["personnummer"][10]) % 2 == 0
+        when = lambda: self.today - timedelta(days=rng.randint(1, 3 * 365))  # noqa: E731
+        if pd.person["deceased"]:
+            day = self.today - timedelta(days=rng.randint(5, 300))
+            for code in ("DB", "DOI"):
+                if code in self.registry:
+                    self.certificate(pd, code, unit, day)
+            return
+        choices: list[tuple[str, float]] = [("TSTRK1007", 0.05), ("TSTRK1031", 0.03), ("FK7809", 0.02), ("FK3226", 0.03),
+                                            ("AG1-14", 0.12), ("FK7263", 0.05), ("FK7800", 0.04)]
+        if 19 <= age <= 29:
+            choices += [("FK7801", 0.05), ("FK7802", 0.03)]
+        if female and 20 <= age <= 45:
+            choices.append(("FK7210", 0.08))
+        for code, p in choices:
+            if code in self.registry and rng.random() < p and age >= 16:
+                day = when() if code != "FK7263" else self.today - timedelta(days=rng.randint(900, 3 * 365))
+                ctx = Context(signed=day, diagnoses=[self.diagnosis()], share_diagnosis=rng.random() < 0.5)
+                if code == "FK7263":
+                    ctx.periods = [{"start": day.isoformat(), "end": (day + timedelta(days=29)).isoformat(), "degree": 100}]
+                self.certificate(pd, code, unit, day, ctx)
+        if age < 16 and "FK7472" in self.registry and rng.random() < 0.8:  # a sick child's certificate
+            day = self.today - timedelta(days=rng.randint(1, 300))
+            ctx = Context(signed=day, periods=[{"start": day.isoformat(), "end": (day + timedelta(days=4)).isoformat(),
+                                                "degree": 100}])
+            self.certificate(pd, "FK7472", unit, day, ctx)
+
+
+# --- the named demo identities (the test broker lists them) -------------------------------------
+
+@dataclass(frozen=True)
+class DemoCitizen:
+    key: str
+    given: str
+    family: str
+    born: date
+    serial: int
+    about: str
+    protected: bool = False
+    deceased: bool = False
+    validation_person: bool = False
+
+    @property
+    def personnummer(self) -> str:
+        return make_pnr(self.born, self.serial)
+
+
+def demo_citizens(today: date) -> list[DemoCitizen]:
+    return [
+        DemoCitizen("ordinary", "Tolva", "Demosson", date(1985, 3, 14), 982,
+                    "Vanlig invånare med många intyg av olika typer, några skickade och ett ersatt."),
+        DemoCitizen("protected", "Skyddad", "Identitetsson", date(1979, 9, 2), 987,
+                    "Skyddade personuppgifter (sekretessmarkering).", protected=True),
+        DemoCitizen("child", "Lilla", "Demosson", date(today.year - 12, 5, 20), 984, "Under 16 år: får inte logga in."),
+        DemoCitizen("validation", "Validera", "Produktionsson", date(1990, 1, 1), 998,
+                    "Valideringsperson: används för att kontrollera produktionen.", validation_person=True),
+        DemoCitizen("deceased", "Avliden", "Demosson", date(1941, 11, 30), 981, "Avliden.", deceased=True),
+        DemoCitizen("new", "Nyanländ", "Utanintyg", date(2001, 7, 7), 986, "Invånare utan intyg."),
+    ]
+
+
+def small(*, today: date, seed: int, registry: ct.Registry, patients: int = 160) -> dict:
+    """The small demo data set, as one intake document."""
+    gen = Generator(registry, today, seed)
+    doc: dict[str, list] = {
+        "providers": [{"hsa_id": hsa(pid), "name": name} for pid, name in PROVIDERS],
+        "units": [],
+        "staff": [],
+        "commissions": [],
+        "persons": [],
+        "certificates": [],
+        "relations": [],
+        "revocations": [],
+        "questions": [],
+    }
+    for uid, name, pid, parent in UNITS:
+        addr, postal, city, phone = UNIT_ADDRESS[uid]
+        doc["units"].append({"hsa_id": hsa(uid), "name": name, "provider": hsa(pid),
+                             "parent": hsa(parent) if parent else None, "address": addr, "postal_code": postal,
+                             "city": city, "phone": phone})
+    global DOCTORS_BY_UNIT  # hsa ids by local unit id -> by full unit id
+    for s in STAFF:
+        doc["staff"].append({"hsa_id": s.hsa_id, "given_name": s.given, "family_name": s.family, "title": s.title,
+                             "professions": list(s.professions),
+                             "position_codes": [{"code": c, "group_prescription_code": g} for c, g in s.position_codes],
+                             "system_roles": [f"INTYG;Rehab-{hsa(u)}" for u in s.rehab_units]})
+        start = (today - timedelta(days=5 * 365)).isoformat()
+        for u in s.units:
+            doc["commissions"].append({"staff": s.hsa_id, "unit": hsa(u), "purpose": CARE, "valid_from": start,
+                                       "valid_to": (today + timedelta(days=2 * 365)).isoformat()})
+        for u in s.expired_units:
+            doc["commissions"].append({"staff": s.hsa_id, "unit": hsa(u), "purpose": CARE, "valid_from": start,
+                                       "valid_to": (today - timedelta(days=30)).isoformat()})
+        for u, purpose in s.other_commissions:
+            doc["commissions"].append({"staff": s.hsa_id, "unit": hsa(u), "purpose": purpose, "valid_from": start,
+                                       "valid_to": None})
+    all_patients: list[PatientData] = []
+    for c in demo_citizens(today):
+        person = {"personnummer": c.personnummer, "given_name": c.given, "family_name": c.family,
+                  "protected": c.protected, "deceased": c.deceased, "validation_person": c.validation_person}
+        gen.used_pnr.add(c.personnummer)
+        if c.key == "new":
+            all_patients.append(PatientData(person=person))
+            continue
+        if c.key == "ordinary":
+            pd = gen.patient(person=person, home_unit="VE10", ongoing=True)
+            for code in ("TSTRK1007", "TSTRK1031", "AG1-14", "FK7809", "FK3226", "FK7210", "FK7800", "FK7263"):
+                if code in registry:
+                    day = today - timedelta(days=gen.rng.randint(20, 700))
+                    ctx = Context(signed=day, diagnoses=[gen.diagnosis()])
+                    if code == "FK7263":
+                        day = today - timedelta(days=1000)
+                        ctx = Context(signed=day, diagnoses=[gen.diagnosis()], periods=[
+                            {"start": day.isoformat(), "end": (day + timedelta(days=20)).isoformat(), "degree": 100}])
+                    gen.certificate(pd, code, "VE10", day, ctx)
+            all_patients.append(pd)
+            continue
+        home = "VE30" if c.key == "protected" else "VE10"
+        all_patients.append(gen.patient(person=person, home_unit=home, ongoing=c.key in {"protected", "validation"}))
+    # ordinary patients, spread over the units, many with ongoing sick leave
+    for i in range(patients):
+        unit = UNITS[i % len(UNITS)][0]
+        flags = {}
+        if i % 37 == 5:
+            flags["protected"] = True
+        if i % 53 == 7:
+            flags["deceased"] = True
+        born = None
+        if i % 41 == 3:
+            born = today - timedelta(days=gen.rng.randint(2 * 365, 15 * 365))  # a child
+        person = gen.person(born=born, **flags)
+        all_patients.append(gen.patient(person=person, home_unit=unit, ongoing=(i % 5 != 0)))
+    for pd in all_patients:
+        doc["persons"].append(pd.person)
+        for cert in pd.certificates:
+            cert["unit"] = hsa(cert["unit"]) if not cert["unit"].startswith(PREFIX) else cert["unit"]
+        doc["certificates"] += pd.certificates
+        doc["relations"] += pd.relations
+        doc["revocations"] += pd.revocations
+        doc["questions"] += pd.questions
+    return doc
+
+
+def patients(*, today: date, seed: int, registry: ct.Registry, used_pnr: set[str] = frozenset(),
+             id_prefix: str = "demoL") -> Iterator[PatientData]:
+    """An endless stream of generated patients (for the large set); units are full HSA-ids."""
+    gen = Generator(registry, today, seed, id_prefix=id_prefix)
+    gen.used_pnr |= set(used_pnr)
+    i = 0
+    while True:
+        unit = UNITS[i % len(UNITS)][0]
+        i += 1
+        pd = gen.patient(home_unit=unit)
+        for cert in pd.certificates:
+            cert["unit"] = hsa(cert["unit"])
+        yield pd

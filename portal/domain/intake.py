@@ -1,0 +1,506 @@
+"""Intake: checking a document of providers, units, staff, commissions, persons, certificates,
+relations, revocations and FK questions before anything is stored.
+
+Pure: takes the document and what already exists (as plain dicts), returns the problems and the
+normalised records to store. One problem per line, naming the entry and the field. The store
+applies the records in one transaction only when there is no problem at all.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any
+
+from . import certificate_types as ct
+from . import persons
+
+SECTIONS = ("providers", "units", "staff", "commissions", "persons", "certificates", "relations",
+            "revocations", "questions")
+RELATION_KINDS = {"REPLACES", "COMPLEMENTS"}
+SUBJECTS = {"KOMPLT", "AVSTMN", "KONTKT", "OVRIGT", "PAMINN"}
+SENDERS = {"FK", "CARE"}
+PURPOSE_CARE = "Vård och behandling"
+
+
+@dataclass
+class Existing:
+    """What the database already holds, for the ids the document mentions (plain dicts by id)."""
+
+    providers: dict[str, dict] = field(default_factory=dict)
+    units: dict[str, dict] = field(default_factory=dict)
+    staff: dict[str, dict] = field(default_factory=dict)
+    commissions: dict[tuple, dict] = field(default_factory=dict)
+    persons: dict[str, dict] = field(default_factory=dict)
+    certificates: dict[str, dict] = field(default_factory=dict)
+    relations: set[tuple] = field(default_factory=set)
+    questions: dict[str, dict] = field(default_factory=dict)
+
+
+@dataclass
+class Plan:
+    """Normalised records to store, split into new, changed and unchanged."""
+
+    new: dict[str, list[dict]] = field(default_factory=lambda: {s: [] for s in SECTIONS})
+    changed: dict[str, list[dict]] = field(default_factory=lambda: {s: [] for s in SECTIONS})
+    unchanged: dict[str, int] = field(default_factory=lambda: {s: 0 for s in SECTIONS})
+
+    def summary(self) -> str:
+        parts = []
+        for s in SECTIONS:
+            n, c, u = len(self.new[s]), len(self.changed[s]), self.unchanged[s]
+            if n or c or u:
+                parts.append(f"{s}: {n} new, {c} updated, {u} unchanged")
+        return "; ".join(parts) or "nothing to load"
+
+    @property
+    def changes(self) -> int:
+        return sum(len(v) for v in self.new.values()) + sum(len(v) for v in self.changed.values())
+
+
+class _Checker:
+    def __init__(self, doc: dict, existing: Existing, registry: ct.Registry):
+        self.doc, self.existing, self.registry = doc, existing, registry
+        self.problems: list[str] = []
+        self.plan = Plan()
+        # what the document itself defines, by id
+        self.providers: dict[str, dict] = {}
+        self.units: dict[str, dict] = {}
+        self.staff: dict[str, dict] = {}
+        self.persons: dict[str, dict] = {}
+        self.certificates: dict[str, dict] = {}
+        self.questions: dict[str, dict] = {}
+
+    # helpers
+    def problem(self, section: str, index: int, key: Any, fieldname: str, message: str) -> None:
+        who = f" ({key})" if key not in (None, "") else ""
+        self.problems.append(f"{section}[{index}]{who}: {fieldname}: {message}")
+
+    def text(self, section, i, key, entry, name, *, required=True, max_length=200) -> str | None:
+        value = entry.get(name)
+        if value is None or (isinstance(value, str) and not value.strip()):
+            if required:
+                self.problem(section, i, key, name, "is required")
+            return None
+        if not isinstance(value, str):
+            self.problem(section, i, key, name, "must be text")
+            return None
+        if len(value) > max_length:
+            self.problem(section, i, key, name, f"is longer than {max_length} characters")
+            return None
+        return value.strip()
+
+    def a_date(self, section, i, key, entry, name, *, required=True) -> date | None:
+        value = entry.get(name)
+        if value is None:
+            if required:
+                self.problem(section, i, key, name, "is required")
+            return None
+        d = ct.parse_date(value)
+        if d is None:
+            self.problem(section, i, key, name, f"must be a date YYYY-MM-DD, got {value!r}")
+        return d
+
+    def a_datetime(self, section, i, key, entry, name, *, required=True) -> datetime | None:
+        value = entry.get(name)
+        if value is None:
+            if required:
+                self.problem(section, i, key, name, "is required")
+            return None
+        try:
+            parsed = datetime.fromisoformat(value) if isinstance(value, str) else None
+        except ValueError:
+            parsed = None
+        if parsed is None:
+            self.problem(section, i, key, name, f"must be a date and time YYYY-MM-DDTHH:MM:SS, got {value!r}")
+            return None
+        return parsed.replace(tzinfo=None)
+
+    def a_bool(self, section, i, key, entry, name) -> bool:
+        value = entry.get(name, False)
+        if not isinstance(value, bool):
+            self.problem(section, i, key, name, "must be true or false")
+            return False
+        return value
+
+    def entries(self, section: str) -> list[tuple[int, dict]]:
+        raw = self.doc.get(section, [])
+        if not isinstance(raw, list):
+            self.problems.append(f"{section}: must be a list")
+            return []
+        out = []
+        for i, entry in enumerate(raw):
+            if not isinstance(entry, dict):
+                self.problems.append(f"{section}[{i}]: must be an object")
+            else:
+                out.append((i, entry))
+        return out
+
+    def unknown_keys(self, section, i, key, entry, allowed: set[str]) -> None:
+        for name in sorted(set(entry) - allowed):
+            self.problem(section, i, key, name, "is not a known field")
+
+    def duplicate(self, section, i, key, seen: dict) -> bool:
+        if key in seen:
+            self.problem(section, i, key, "id", "appears twice in the document")
+            return True
+        return False
+
+    def record(self, section: str, key: Any, rec: dict, existing: dict | None, *, immutable: bool = False,
+               i: int = 0) -> None:
+        if existing is None:
+            self.plan.new[section].append(rec)
+        elif all(existing.get(k) == v for k, v in rec.items()):
+            self.plan.unchanged[section] += 1
+        elif immutable:
+            diff = sorted(k for k, v in rec.items() if existing.get(k) != v)
+            self.problem(section, i, key, ", ".join(diff), "differs from what is already stored, and it cannot change")
+        else:
+            self.plan.changed[section].append(rec)
+
+    def unit_provider(self, unit_id: str) -> str | None:
+        u = self.units.get(unit_id) or self.existing.units.get(unit_id)
+        return u["provider_id"] if u else None
+
+    # sections
+    def check_providers(self):
+        for i, e in self.entries("providers"):
+            key = e.get("hsa_id")
+            self.unknown_keys("providers", i, key, e, {"hsa_id", "name"})
+            hsa = self.text("providers", i, key, e, "hsa_id", max_length=64)
+            name = self.text("providers", i, key, e, "name")
+            if hsa and not self.duplicate("providers", i, hsa, self.providers) and name:
+                rec = {"hsa_id": hsa, "name": name}
+                self.providers[hsa] = rec
+                self.record("providers", hsa, rec, self.existing.providers.get(hsa))
+
+    def check_units(self):
+        raw = self.entries("units")
+        for i, e in raw:  # first pass: ids, so sub-units may come before their parent
+            if isinstance(e.get("hsa_id"), str) and e.get("provider") and e["hsa_id"] not in self.units:
+                self.units[e["hsa_id"]] = {"provider_id": e["provider"], "_pending": True}
+        seen: dict = {}
+        for i, e in raw:
+            key = e.get("hsa_id")
+            self.unknown_keys("units", i, key, e, {"hsa_id", "name", "provider", "parent", "address", "postal_code",
+                                                  "city", "phone"})
+            hsa = self.text("units", i, key, e, "hsa_id", max_length=64)
+            name = self.text("units", i, key, e, "name")
+            provider = self.text("units", i, key, e, "provider", max_length=64)
+            if hsa and self.duplicate("units", i, hsa, seen):
+                continue
+            if provider and provider not in self.providers and provider not in self.existing.providers:
+                self.problem("units", i, key, "provider", f"unknown care provider {provider!r}")
+                provider = None
+            parent = e.get("parent")
+            if parent is not None:
+                if parent == hsa:
+                    self.problem("units", i, key, "parent", "a unit cannot be its own parent")
+                    parent = None
+                elif parent not in self.units and parent not in self.existing.units:
+                    self.problem("units", i, key, "parent", f"unknown care unit {parent!r}")
+                    parent = None
+                elif provider and self.unit_provider(parent) != provider:
+                    self.problem("units", i, key, "parent", f"{parent!r} belongs to another care provider")
+                    parent = None
+            extra = {k: self.text("units", i, key, e, k, required=False) for k in ("address", "postal_code", "city", "phone")}
+            if hsa and name and provider:
+                rec = {"hsa_id": hsa, "name": name, "provider_id": provider, "parent_id": parent, **extra}
+                seen[hsa] = rec
+                self.units[hsa] = rec
+                self.record("units", hsa, rec, self.existing.units.get(hsa))
+            elif hsa:
+                self.units.pop(hsa, None)
+
+    def check_staff(self):
+        for i, e in self.entries("staff"):
+            key = e.get("hsa_id")
+            self.unknown_keys("staff", i, key, e, {"hsa_id", "given_name", "family_name", "title", "professions",
+                                                  "position_codes", "system_roles"})
+            hsa = self.text("staff", i, key, e, "hsa_id", max_length=64)
+            given = self.text("staff", i, key, e, "given_name", max_length=100)
+            family = self.text("staff", i, key, e, "family_name", max_length=100)
+            title = self.text("staff", i, key, e, "title", required=False, max_length=100)
+            lists = {}
+            for name in ("professions", "system_roles"):
+                value = e.get(name, [])
+                if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
+                    self.problem("staff", i, key, name, "must be a list of texts")
+                    value = []
+                lists[name] = value
+            codes = e.get("position_codes", [])
+            clean_codes = []
+            if not isinstance(codes, list):
+                self.problem("staff", i, key, "position_codes", "must be a list")
+                codes = []
+            for j, c in enumerate(codes):
+                if not isinstance(c, dict) or not isinstance(c.get("code"), str) or set(c) - {"code", "group_prescription_code"}:
+                    self.problem("staff", i, key, f"position_codes[{j}]", "must be {code, group_prescription_code}")
+                else:
+                    clean_codes.append({"code": c["code"], "group_prescription_code": c.get("group_prescription_code")})
+            if hsa and not self.duplicate("staff", i, hsa, self.staff) and given and family:
+                rec = {"hsa_id": hsa, "given_name": given, "family_name": family, "title": title,
+                       "professions": lists["professions"], "position_codes": clean_codes,
+                       "system_roles": lists["system_roles"]}
+                self.staff[hsa] = rec
+                self.record("staff", hsa, rec, self.existing.staff.get(hsa))
+
+    def check_commissions(self):
+        seen: dict = {}
+        for i, e in self.entries("commissions"):
+            key = f"{e.get('staff')} @ {e.get('unit')}"
+            self.unknown_keys("commissions", i, key, e, {"staff", "unit", "purpose", "valid_from", "valid_to"})
+            staff = self.text("commissions", i, key, e, "staff", max_length=64)
+            unit = self.text("commissions", i, key, e, "unit", max_length=64)
+            purpose = self.text("commissions", i, key, e, "purpose", max_length=100)
+            vf = self.a_date("commissions", i, key, e, "valid_from", required=False)
+            vt = self.a_date("commissions", i, key, e, "valid_to", required=False)
+            if staff and staff not in self.staff and staff not in self.existing.staff:
+                self.problem("commissions", i, key, "staff", f"unknown staff member {staff!r}")
+                staff = None
+            if unit and unit not in self.units and unit not in self.existing.units:
+                self.problem("commissions", i, key, "unit", f"unknown care unit {unit!r}")
+                unit = None
+            if vf and vt and vt < vf:
+                self.problem("commissions", i, key, "valid_to", f"{vt} is before valid_from {vf}")
+                vt = None
+            if staff and unit and purpose:
+                k = (staff, unit, purpose)
+                if k in seen:
+                    self.problem("commissions", i, key, "staff, unit, purpose", "appears twice in the document")
+                    continue
+                rec = {"staff_id": staff, "unit_id": unit, "purpose": purpose, "valid_from": vf, "valid_to": vt}
+                seen[k] = rec
+                self.record("commissions", key, rec, self.existing.commissions.get(k))
+
+    def check_persons(self):
+        for i, e in self.entries("persons"):
+            key = None  # never echo a personnummer into output that may end up in logs
+            self.unknown_keys("persons", i, key, e, {"personnummer", "given_name", "family_name", "protected",
+                                                    "deceased", "validation_person"})
+            pnr = persons.normalize(e.get("personnummer"))
+            if pnr is None:
+                self.problem("persons", i, key, "personnummer", "is not a valid personnummer (12 digits, valid date and check digit)")
+            given = self.text("persons", i, key, e, "given_name", max_length=100)
+            family = self.text("persons", i, key, e, "family_name", max_length=100)
+            flags = {k: self.a_bool("persons", i, key, e, k) for k in ("protected", "deceased", "validation_person")}
+            if pnr and pnr in self.persons:
+                self.problem("persons", i, key, "personnummer", "appears twice in the document")
+                continue
+            if pnr and given and family:
+                rec = {"personnummer": pnr, "given_name": given, "family_name": family, **flags}
+                self.persons[pnr] = rec
+                self.record("persons", None, rec, self.existing.persons.get(pnr))
+
+    def check_certificates(self):
+        for i, e in self.entries("certificates"):
+            key = e.get("id")
+            before = len(self.problems)
+            self.unknown_keys("certificates", i, key, e, {"id", "type", "version", "patient", "staff", "unit",
+                                                         "signed", "content"})
+            cid = self.text("certificates", i, key, e, "id", max_length=64)
+            if cid and self.duplicate("certificates", i, cid, self.certificates):
+                continue
+            code = self.text("certificates", i, key, e, "type", max_length=20)
+            ctype = self.registry.get(code) if code else None
+            if code and ctype is None:
+                self.problem("certificates", i, key, "type", f"unknown certificate type {code!r} (known: {', '.join(self.registry.codes())})")
+            version = e.get("version", ctype.version if ctype else None)
+            if ctype and str(version) != ctype.version:
+                self.problem("certificates", i, key, "version", f"{code} has version {ctype.version}, got {version!r}")
+            pnr = persons.normalize(e.get("patient"))
+            if pnr is None:
+                self.problem("certificates", i, key, "patient", "is not a valid personnummer (12 digits, valid date and check digit)")
+            staff = self.text("certificates", i, key, e, "staff", max_length=64)
+            if staff and staff not in self.staff and staff not in self.existing.staff:
+                self.problem("certificates", i, key, "staff", f"unknown staff member {staff!r}")
+                staff = None
+            unit = self.text("certificates", i, key, e, "unit", max_length=64)
+            provider = self.unit_provider(unit) if unit else None
+            if unit and provider is None:
+                self.problem("certificates", i, key, "unit", f"unknown care unit {unit!r}")
+            signed = self.a_datetime("certificates", i, key, e, "signed")
+            content = e.get("content")
+            if ctype:
+                for p in ct.validate(ctype, content, signed.date() if signed else None):
+                    self.problem("certificates", i, key, p.path, p.message)
+            if len(self.problems) > before or not (cid and ctype and pnr and staff and provider and signed):
+                continue
+            span = ct.sick_leave_span(ctype, content)
+            rec = {"id": cid, "type_code": ctype.code, "type_version": ctype.version, "patient_pnr": pnr,
+                   "staff_id": staff, "unit_id": unit, "provider_id": provider, "signed_at": signed,
+                   "content": content, "sick_leave_start": span[0] if span else None,
+                   "sick_leave_end": span[1] if span else None, "main_diagnosis": ct.main_diagnosis(ctype, content)}
+            self.certificates[cid] = rec
+            self.record("certificates", cid, rec, self.existing.certificates.get(cid), immutable=True, i=i)
+
+    def cert(self, cid: Any) -> dict | None:
+        return self.certificates.get(cid) or self.existing.certificates.get(cid) if isinstance(cid, str) else None
+
+    def check_relations(self):
+        seen = set()
+        for i, e in self.entries("relations"):
+            key = f"{e.get('from')} {e.get('kind')} {e.get('to')}"
+            self.unknown_keys("relations", i, key, e, {"from", "to", "kind"})
+            kind = e.get("kind")
+            if kind not in RELATION_KINDS:
+                self.problem("relations", i, key, "kind", f"must be REPLACES or COMPLEMENTS, got {kind!r}")
+            new, old = self.cert(e.get("from")), self.cert(e.get("to"))
+            if new is None:
+                self.problem("relations", i, key, "from", f"unknown certificate {e.get('from')!r}")
+            if old is None:
+                self.problem("relations", i, key, "to", f"unknown certificate {e.get('to')!r}")
+            if not (new and old and kind in RELATION_KINDS):
+                continue
+            if new["id"] == old["id"]:
+                self.problem("relations", i, key, "to", "a certificate cannot relate to itself")
+            elif new["patient_pnr"] != old["patient_pnr"]:
+                self.problem("relations", i, key, "to", "the two certificates are for different patients")
+            elif new["signed_at"] < old["signed_at"]:
+                self.problem("relations", i, key, "from", "the newer certificate must be signed after the one it replaces or complements")
+            else:
+                k = (new["id"], old["id"], kind)
+                if k in seen:
+                    self.problem("relations", i, key, "from, to, kind", "appears twice in the document")
+                    continue
+                seen.add(k)
+                if k in self.existing.relations:
+                    self.plan.unchanged["relations"] += 1
+                else:
+                    self.plan.new["relations"].append({"from_id": new["id"], "to_id": old["id"], "kind": kind,
+                                                       "created_at": new["signed_at"]})
+
+    def check_revocations(self):
+        seen = set()
+        for i, e in self.entries("revocations"):
+            key = e.get("certificate")
+            self.unknown_keys("revocations", i, key, e, {"certificate", "at", "reason"})
+            cert = self.cert(key)
+            if cert is None:
+                self.problem("revocations", i, key, "certificate", f"unknown certificate {key!r}")
+            at = self.a_datetime("revocations", i, key, e, "at")
+            reason = self.text("revocations", i, key, e, "reason", max_length=500)
+            if not (cert and at and reason):
+                continue
+            if at < cert["signed_at"]:
+                self.problem("revocations", i, key, "at", "a certificate cannot be revoked before it was signed")
+                continue
+            if key in seen:
+                self.problem("revocations", i, key, "certificate", "is revoked twice in the document")
+                continue
+            seen.add(key)
+            rec = {"id": key, "revoked_at": at, "revoke_reason": reason}
+            stored = self.existing.certificates.get(key)
+            if stored and stored.get("revoked_at"):
+                if stored["revoked_at"] == at and stored["revoke_reason"] == reason:
+                    self.plan.unchanged["revocations"] += 1
+                else:
+                    self.problem("revocations", i, key, "at", "the certificate is already revoked, at another time or for another reason")
+            else:
+                self.plan.new["revocations"].append(rec)
+
+    def check_questions(self):
+        raw = self.entries("questions")
+        ids = {e.get("id") for _, e in raw}
+        for i, e in raw:
+            key = e.get("id")
+            self.unknown_keys("questions", i, key, e, {"id", "certificate", "subject", "sender", "heading", "text", "sent",
+                                                      "in_reply_to", "reminder_of", "last_answer_date", "handled_at"})
+            qid = self.text("questions", i, key, e, "id", max_length=64)
+            if qid and self.duplicate("questions", i, qid, self.questions):
+                continue
+            cert = self.cert(e.get("certificate"))
+            if cert is None:
+                self.problem("questions", i, key, "certificate", f"unknown certificate {e.get('certificate')!r}")
+            subject = e.get("subject")
+            if subject not in SUBJECTS:
+                self.problem("questions", i, key, "subject", f"must be one of {', '.join(sorted(SUBJECTS))}, got {subject!r}")
+            sender = e.get("sender")
+            if sender not in SENDERS:
+                self.problem("questions", i, key, "sender", f"must be FK or CARE, got {sender!r}")
+            heading = self.text("questions", i, key, e, "heading", required=False)
+            text = self.text("questions", i, key, e, "text", max_length=10000)
+            sent = self.a_datetime("questions", i, key, e, "sent")
+            last = self.a_date("questions", i, key, e, "last_answer_date", required=False)
+            handled = self.a_datetime("questions", i, key, e, "handled_at", required=False)
+            refs = {}
+            for name in ("in_reply_to", "reminder_of"):
+                ref = e.get(name)
+                if ref is not None and ref not in ids and ref not in self.existing.questions:
+                    self.problem("questions", i, key, name, f"unknown question {ref!r}")
+                    ref = None
+                refs[name] = ref
+            if subject == "PAMINN" and not refs["reminder_of"]:
+                self.problem("questions", i, key, "reminder_of", "a reminder (PAMINN) must name the question it reminds of")
+            if subject != "PAMINN" and refs["reminder_of"]:
+                self.problem("questions", i, key, "subject", "only a reminder (PAMINN) can have reminder_of")
+            if cert and sent and sent < cert["signed_at"]:
+                self.problem("questions", i, key, "sent", "is before the certificate was signed")
+                continue
+            if not (qid and cert and subject in SUBJECTS and sender in SENDERS and text and sent):
+                continue
+            rec = {"id": qid, "certificate_id": cert["id"], "unit_id": cert["unit_id"], "patient_pnr": cert["patient_pnr"],
+                   "subject": subject, "sender": sender, "heading": heading, "text": text, "sent_at": sent,
+                   "last_answer_date": last, "in_reply_to": refs["in_reply_to"], "reminder_of": refs["reminder_of"]}
+            self.questions[qid] = rec
+            stored = self.existing.questions.get(qid)
+            # handled_at is set on first load only: later the portal owns it
+            self.record("questions", qid, rec, stored, immutable=True, i=i)
+            if stored is None:
+                rec["handled_at"] = handled
+
+    def run(self) -> tuple[list[str], Plan]:
+        if not isinstance(self.doc, dict):
+            return ["the document must be a JSON object"], self.plan
+        for name in sorted(set(self.doc) - set(SECTIONS) - {"$schema", "about"}):
+            self.problems.append(f"{name}: unknown section (known: {', '.join(SECTIONS)})")
+        for step in (self.check_providers, self.check_units, self.check_staff, self.check_commissions,
+                     self.check_persons, self.check_certificates, self.check_relations, self.check_revocations,
+                     self.check_questions):
+            step()
+        return self.problems, self.plan
+
+
+def check(doc: Any, existing: Existing, registry: ct.Registry) -> tuple[list[str], Plan]:
+    """Check a whole document. Returns (problems, plan); store the plan only if problems is empty."""
+    return _Checker(doc, existing, registry).run()
+
+
+def referenced_ids(doc: Any) -> dict[str, set]:
+    """The ids a document mentions, so the store can fetch just those rows."""
+    out: dict[str, set] = {s: set() for s in ("providers", "units", "staff", "persons", "certificates", "questions")}
+    if not isinstance(doc, dict):
+        return out
+
+    def add(section, value):
+        if isinstance(value, str):
+            out[section].add(value)
+
+    for e in doc.get("providers") or []:
+        if isinstance(e, dict):
+            add("providers", e.get("hsa_id"))
+    for e in doc.get("units") or []:
+        if isinstance(e, dict):
+            add("units", e.get("hsa_id")); add("units", e.get("parent")); add("providers", e.get("provider"))
+    for e in doc.get("staff") or []:
+        if isinstance(e, dict):
+            add("staff", e.get("hsa_id"))
+    for e in doc.get("commissions") or []:
+        if isinstance(e, dict):
+            add("staff", e.get("staff")); add("units", e.get("unit"))
+    for e in doc.get("persons") or []:
+        if isinstance(e, dict) and (p := persons.normalize(e.get("personnummer"))):
+            out["persons"].add(p)
+    for e in doc.get("certificates") or []:
+        if isinstance(e, dict):
+            add("certificates", e.get("id")); add("staff", e.get("staff")); add("units", e.get("unit"))
+    for e in doc.get("relations") or []:
+        if isinstance(e, dict):
+            add("certificates", e.get("from")); add("certificates", e.get("to"))
+    for e in doc.get("revocations") or []:
+        if isinstance(e, dict):
+            add("certificates", e.get("certificate"))
+    for e in doc.get("questions") or []:
+        if isinstance(e, dict):
+            add("questions", e.get("id")); add("certificates", e.get("certificate"))
+            add("questions", e.get("in_reply_to")); add("questions", e.get("reminder_of"))
+    return out

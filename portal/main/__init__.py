@@ -1,0 +1,45 @@
+"""The public pages: start page, accessibility statement, language switch, health check."""
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+from flask import Blueprint, abort, current_app, redirect, render_template, request
+
+from ..i18n import LANG_COOKIE
+
+bp = Blueprint("main", __name__)
+
+
+def safe_next(target: str | None) -> str:
+    """A local path to go back to (never another host)."""
+    if not target:
+        return "/"
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//") or "\\" in target:
+        return "/"
+    return target
+
+
+@bp.get("/")
+def start():
+    return render_template("main/start.html")
+
+
+@bp.get("/tillganglighet")
+def accessibility_statement():
+    return render_template("main/accessibility.html")
+
+
+@bp.get("/sprak/<code>")
+def language(code: str):
+    if code not in current_app.config["LANGUAGES"]:
+        abort(404)
+    response = redirect(safe_next(request.args.get("next")), code=303)
+    response.set_cookie(LANG_COOKIE, code, max_age=365 * 24 * 3600, samesite="Lax",
+                        secure=current_app.config["SESSION_COOKIE_SECURE"], httponly=True)
+    return response
+
+
+@bp.get("/healthz")
+def health():
+    return {"status": "ok"}

@@ -1,0 +1,256 @@
+"""The data model (SQLAlchemy 2.0 typed models).
+
+Only the patient's personnummer is stored with a certificate: never a name or an address (names
+come from the person service when shown). Certificates are immutable once signed; revocation is
+recorded on the row, replacement and complement as relations.
+"""
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+HSA = String(64)
+PNR = String(12)
+
+
+class Base(DeclarativeBase):
+    type_annotation_map = {dict[str, Any]: JSON, list[Any]: JSON}
+
+
+class CareProvider(Base):
+    """Vårdgivare."""
+
+    __tablename__ = "care_providers"
+    hsa_id: Mapped[str] = mapped_column(HSA, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+
+
+class CareUnit(Base):
+    """Vårdenhet, or a sub-unit (mottagning) when parent_id is set."""
+
+    __tablename__ = "care_units"
+    hsa_id: Mapped[str] = mapped_column(HSA, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    provider_id: Mapped[str] = mapped_column(ForeignKey("care_providers.hsa_id"), index=True)
+    parent_id: Mapped[str | None] = mapped_column(ForeignKey("care_units.hsa_id"), index=True)
+    address: Mapped[str | None] = mapped_column(String(200))
+    postal_code: Mapped[str | None] = mapped_column(String(10))
+    city: Mapped[str | None] = mapped_column(String(100))
+    phone: Mapped[str | None] = mapped_column(String(40))
+
+    provider: Mapped[CareProvider] = relationship()
+    parent: Mapped[CareUnit | None] = relationship(remote_side="CareUnit.hsa_id")
+
+
+class Staff(Base):
+    """A staff member as the HSA directory describes them."""
+
+    __tablename__ = "staff"
+    hsa_id: Mapped[str] = mapped_column(HSA, primary_key=True)
+    given_name: Mapped[str] = mapped_column(String(100))
+    family_name: Mapped[str] = mapped_column(String(100))
+    title: Mapped[str | None] = mapped_column(String(100))
+    # legitimerade yrkesgrupper, e.g. ["Läkare"]
+    professions: Mapped[list[Any]] = mapped_column(default=list)
+    # befattningskoder with their gruppförskrivarkod: [{"code": "204010", "group_prescription_code": null}]
+    position_codes: Mapped[list[Any]] = mapped_column(default=list)
+    # hsaSystemRole values, e.g. ["INTYG;Rehab-SE2321000016-0002"]
+    system_roles: Mapped[list[Any]] = mapped_column(default=list)
+
+    commissions: Mapped[list[Commission]] = relationship(back_populates="staff")
+
+    @property
+    def name(self) -> str:
+        return f"{self.given_name} {self.family_name}"
+
+
+class Commission(Base):
+    """Medarbetaruppdrag: a staff member's commission on a unit for a purpose."""
+
+    __tablename__ = "commissions"
+    __table_args__ = (UniqueConstraint("staff_id", "unit_id", "purpose"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    staff_id: Mapped[str] = mapped_column(ForeignKey("staff.hsa_id"), index=True)
+    unit_id: Mapped[str] = mapped_column(ForeignKey("care_units.hsa_id"), index=True)
+    purpose: Mapped[str] = mapped_column(String(100))
+    valid_from: Mapped[date | None] = mapped_column(Date)
+    valid_to: Mapped[date | None] = mapped_column(Date)
+
+    staff: Mapped[Staff] = relationship(back_populates="commissions")
+    unit: Mapped[CareUnit] = relationship()
+
+
+class Person(Base):
+    """The local stand-in for PU-tjänsten (the person data service)."""
+
+    __tablename__ = "persons"
+    personnummer: Mapped[str] = mapped_column(PNR, primary_key=True)
+    given_name: Mapped[str] = mapped_column(String(100))
+    family_name: Mapped[str] = mapped_column(String(100))
+    protected: Mapped[bool] = mapped_column(Boolean, default=False)
+    deceased: Mapped[bool] = mapped_column(Boolean, default=False)
+    validation_person: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class Certificate(Base):
+    """A signed certificate. `content` is validated against the type definition at intake.
+
+    sick_leave_start/end and main_diagnosis are derived from the content at intake so that the
+    Rehabstöd lists can find a unit's ongoing certificates by index.
+    """
+
+    __tablename__ = "certificates"
+    __table_args__ = (
+        # Mina intyg: a citizen's certificates, newest first
+        Index("ix_certificates_patient_signed", "patient_pnr", "signed_at"),
+        # Rehabstöd: a unit's certificates of a type that end on or after a day
+        Index("ix_certificates_unit_type_end", "unit_id", "type_code", "sick_leave_end"),
+        # Rehabstöd patient view and chaining: a patient's certificates within a provider
+        Index("ix_certificates_provider_patient", "provider_id", "patient_pnr"),
+        # Läkarutlåtanden: a unit's certificates of a type by signing time
+        Index("ix_certificates_unit_type_signed", "unit_id", "type_code", "signed_at"),
+    )
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    type_code: Mapped[str] = mapped_column(String(20))
+    type_version: Mapped[str] = mapped_column(String(10))
+    patient_pnr: Mapped[str] = mapped_column(PNR)
+    staff_id: Mapped[str] = mapped_column(ForeignKey("staff.hsa_id"), index=True)
+    unit_id: Mapped[str] = mapped_column(ForeignKey("care_units.hsa_id"))
+    provider_id: Mapped[str] = mapped_column(ForeignKey("care_providers.hsa_id"))
+    signed_at: Mapped[datetime] = mapped_column(DateTime)
+    content: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime)
+    revoke_reason: Mapped[str | None] = mapped_column(String(500))
+    sick_leave_start: Mapped[date | None] = mapped_column(Date)
+    sick_leave_end: Mapped[date | None] = mapped_column(Date)
+    main_diagnosis: Mapped[str | None] = mapped_column(String(10))
+
+    staff: Mapped[Staff] = relationship()
+    unit: Mapped[CareUnit] = relationship()
+    provider: Mapped[CareProvider] = relationship()
+
+
+class CertificateRelation(Base):
+    """`from_id` REPLACES or COMPLEMENTS `to_id` (the newer certificate points at the older)."""
+
+    __tablename__ = "certificate_relations"
+    __table_args__ = (UniqueConstraint("from_id", "to_id", "kind"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    from_id: Mapped[str] = mapped_column(ForeignKey("certificates.id"), index=True)
+    to_id: Mapped[str] = mapped_column(ForeignKey("certificates.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(20))  # REPLACES | COMPLEMENTS
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+class Send(Base):
+    """A send of a certificate (or an answer) to a recipient: the durable outbox row."""
+
+    __tablename__ = "sends"
+    __table_args__ = (
+        Index("ix_sends_due", "state", "next_attempt_at"),
+        Index("ix_sends_certificate", "certificate_id", "recipient"),
+    )
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    certificate_id: Mapped[str] = mapped_column(ForeignKey("certificates.id"))
+    recipient: Mapped[str] = mapped_column(String(20))
+    kind: Mapped[str] = mapped_column(String(20), default="CERTIFICATE")  # CERTIFICATE | ANSWER
+    payload_ref: Mapped[str | None] = mapped_column(String(64))  # e.g. the answer's message id
+    idempotency_key: Mapped[str] = mapped_column(String(64), unique=True)
+    state: Mapped[str] = mapped_column(String(20), default="PENDING")  # PENDING|DELIVERED|FAILED
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    requested_at: Mapped[datetime] = mapped_column(DateTime)
+    requested_by: Mapped[str | None] = mapped_column(String(64))
+    next_attempt_at: Mapped[datetime | None] = mapped_column(DateTime)
+    delivered_at: Mapped[datetime | None] = mapped_column(DateTime)
+    failed_at: Mapped[datetime | None] = mapped_column(DateTime)
+    last_error: Mapped[str | None] = mapped_column(String(500))
+
+
+class CertificateEvent(Base):
+    """What happened to a certificate that the citizen sees: archived, restored, sent."""
+
+    __tablename__ = "certificate_events"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    certificate_id: Mapped[str] = mapped_column(ForeignKey("certificates.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(30))
+    at: Mapped[datetime] = mapped_column(DateTime)
+    actor: Mapped[str | None] = mapped_column(String(64))
+
+
+class ArchiveMark(Base):
+    """The citizen's archive mark: present = archived."""
+
+    __tablename__ = "archive_marks"
+    certificate_id: Mapped[str] = mapped_column(ForeignKey("certificates.id"), primary_key=True)
+    archived_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+class Message(Base):
+    """Ärendekommunikation: a question from FK about a certificate, or the care unit's answer.
+
+    sender FK = a question (or reminder) from Försäkringskassan; sender CARE = an answer.
+    """
+
+    __tablename__ = "messages"
+    __table_args__ = (Index("ix_messages_unit_open", "unit_id", "handled_at", "sender"),)
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    certificate_id: Mapped[str] = mapped_column(ForeignKey("certificates.id"), index=True)
+    unit_id: Mapped[str] = mapped_column(ForeignKey("care_units.hsa_id"))
+    patient_pnr: Mapped[str] = mapped_column(PNR)
+    subject: Mapped[str] = mapped_column(String(10))  # KOMPLT AVSTMN KONTKT OVRIGT PAMINN
+    sender: Mapped[str] = mapped_column(String(10))  # FK | CARE
+    heading: Mapped[str | None] = mapped_column(String(200))
+    text: Mapped[str] = mapped_column(Text)
+    sent_at: Mapped[datetime] = mapped_column(DateTime)
+    last_answer_date: Mapped[date | None] = mapped_column(Date)
+    in_reply_to: Mapped[str | None] = mapped_column(ForeignKey("messages.id"), index=True)
+    reminder_of: Mapped[str | None] = mapped_column(ForeignKey("messages.id"), index=True)
+    handled_at: Mapped[datetime | None] = mapped_column(DateTime)
+    handled_by: Mapped[str | None] = mapped_column(String(64))
+
+
+class PdlRecord(Base):
+    """One PDL audit record; append-only, chained by hash."""
+
+    __tablename__ = "pdl_records"
+    __table_args__ = (Index("ix_pdl_patient", "patient_pnr"), Index("ix_pdl_session", "session_key"))
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    at: Mapped[datetime] = mapped_column(DateTime)
+    activity: Mapped[str] = mapped_column(String(20))  # Läsa | Skriva | Utskrift
+    purpose: Mapped[str] = mapped_column(String(50))
+    user_hsa_id: Mapped[str] = mapped_column(HSA)
+    user_title: Mapped[str] = mapped_column(String(100))
+    user_unit_id: Mapped[str] = mapped_column(HSA)
+    user_unit_name: Mapped[str] = mapped_column(String(200))
+    user_provider_id: Mapped[str] = mapped_column(HSA)
+    user_provider_name: Mapped[str] = mapped_column(String(200))
+    patient_pnr: Mapped[str] = mapped_column(PNR)
+    resource_type: Mapped[str] = mapped_column(String(30))
+    data_unit_id: Mapped[str] = mapped_column(HSA)
+    session_key: Mapped[str] = mapped_column(String(64))
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64), unique=True)
+
+
+class UserSettings(Base):
+    """Rehabstöd settings per staff member."""
+
+    __tablename__ = "user_settings"
+    staff_id: Mapped[str] = mapped_column(ForeignKey("staff.hsa_id"), primary_key=True)
+    max_days_between_certificates: Mapped[int] = mapped_column(Integer, default=5)
+    max_days_since_end: Mapped[int] = mapped_column(Integer, default=0)
+    default_unit_id: Mapped[str | None] = mapped_column(ForeignKey("care_units.hsa_id"))

@@ -1,0 +1,138 @@
+"""Storing an intake document: fetch what exists, check (domain.intake), apply in one transaction."""
+from __future__ import annotations
+
+from typing import Any, Iterable
+
+from sqlalchemy import insert, select, tuple_, update
+from sqlalchemy.orm import Session
+
+from ..domain import certificate_types as ct
+from ..domain import intake
+from ..models import (
+    CareProvider,
+    CareUnit,
+    Certificate,
+    CertificateRelation,
+    Commission,
+    Message,
+    Person,
+    Staff,
+)
+
+CHUNK = 500
+
+
+def _chunks(values: Iterable, size: int = CHUNK):
+    values = list(values)
+    for i in range(0, len(values), size):
+        yield values[i:i + size]
+
+
+def _row(obj, columns: Iterable[str]) -> dict[str, Any]:
+    return {c: getattr(obj, c) for c in columns}
+
+
+def existing_for(session: Session, doc: Any) -> intake.Existing:
+    ids = intake.referenced_ids(doc)
+    ex = intake.Existing()
+    for chunk in _chunks(ids["providers"]):
+        for p in session.scalars(select(CareProvider).where(CareProvider.hsa_id.in_(chunk))):
+            ex.providers[p.hsa_id] = _row(p, ("hsa_id", "name"))
+    for chunk in _chunks(ids["units"]):
+        for u in session.scalars(select(CareUnit).where(CareUnit.hsa_id.in_(chunk))):
+            ex.units[u.hsa_id] = _row(u, ("hsa_id", "name", "provider_id", "parent_id", "address", "postal_code",
+                                          "city", "phone"))
+    for chunk in _chunks(ids["staff"]):
+        for s in session.scalars(select(Staff).where(Staff.hsa_id.in_(chunk))):
+            ex.staff[s.hsa_id] = _row(s, ("hsa_id", "given_name", "family_name", "title", "professions",
+                                          "position_codes", "system_roles"))
+        for c in session.scalars(select(Commission).where(Commission.staff_id.in_(chunk))):
+            ex.commissions[(c.staff_id, c.unit_id, c.purpose)] = _row(
+                c, ("staff_id", "unit_id", "purpose", "valid_from", "valid_to"))
+    for chunk in _chunks(ids["persons"]):
+        for p in session.scalars(select(Person).where(Person.personnummer.in_(chunk))):
+            ex.persons[p.personnummer] = _row(p, ("personnummer", "given_name", "family_name", "protected",
+                                                  "deceased", "validation_person"))
+    cert_cols = ("id", "type_code", "type_version", "patient_pnr", "staff_id", "unit_id", "provider_id", "signed_at",
+                 "content", "sick_leave_start", "sick_leave_end", "main_diagnosis", "revoked_at", "revoke_reason")
+    for chunk in _chunks(ids["certificates"]):
+        for c in session.scalars(select(Certificate).where(Certificate.id.in_(chunk))):
+            ex.certificates[c.id] = _row(c, cert_cols)
+        for r in session.scalars(select(CertificateRelation).where(CertificateRelation.from_id.in_(chunk))):
+            ex.relations.add((r.from_id, r.to_id, r.kind))
+    for chunk in _chunks(ids["questions"]):
+        for m in session.scalars(select(Message).where(Message.id.in_(chunk))):
+            ex.questions[m.id] = _row(m, ("id", "certificate_id", "unit_id", "patient_pnr", "subject", "sender",
+                                          "heading", "text", "sent_at", "last_answer_date", "in_reply_to",
+                                          "reminder_of"))
+    return ex
+
+
+def _units_in_order(rows: list[dict]) -> list[dict]:
+    """Parents before their sub-units."""
+    pending, done, ordered = list(rows), set(), []
+    ids = {r["hsa_id"] for r in rows}
+    while pending:
+        rest = []
+        for r in pending:
+            if r["parent_id"] is None or r["parent_id"] not in ids or r["parent_id"] in done:
+                ordered.append(r)
+                done.add(r["hsa_id"])
+            else:
+                rest.append(r)
+        if len(rest) == len(pending):  # a cycle: let the database refuse it
+            ordered += rest
+            break
+        pending = rest
+    return ordered
+
+
+def apply(session: Session, plan: intake.Plan) -> None:
+    """Write a checked plan. The caller owns the transaction."""
+    simple = [("providers", CareProvider, "hsa_id"), ("units", CareUnit, "hsa_id"), ("staff", Staff, "hsa_id"),
+              ("persons", Person, "personnummer")]
+    for section, model, key in simple:
+        new = plan.new[section]
+        if section == "units":
+            new = _units_in_order(new)
+        for chunk in _chunks(new):
+            session.execute(insert(model), chunk)
+        for rec in plan.changed[section]:
+            session.execute(update(model).where(getattr(model, key) == rec[key]).values(**rec))
+        session.flush()
+    for chunk in _chunks(plan.new["commissions"]):
+        session.execute(insert(Commission), chunk)
+    for rec in plan.changed["commissions"]:
+        session.execute(update(Commission).where(
+            tuple_(Commission.staff_id, Commission.unit_id, Commission.purpose)
+            == (rec["staff_id"], rec["unit_id"], rec["purpose"])).values(valid_from=rec["valid_from"],
+                                                                          valid_to=rec["valid_to"]))
+    for chunk in _chunks(plan.new["certificates"]):
+        session.execute(insert(Certificate), chunk)
+    session.flush()
+    for chunk in _chunks(plan.new["relations"]):
+        session.execute(insert(CertificateRelation), chunk)
+    for rec in plan.new["revocations"]:
+        session.execute(update(Certificate).where(Certificate.id == rec["id"]).values(
+            revoked_at=rec["revoked_at"], revoke_reason=rec["revoke_reason"]))
+    # questions before the ones that refer to them
+    questions = sorted(plan.new["questions"], key=lambda q: (q["in_reply_to"] is not None or q["reminder_of"] is not None,
+                                                             q["sent_at"]))
+    for rec in questions:
+        session.execute(insert(Message), [rec])
+    session.flush()
+
+
+def load(session: Session, doc: Any, registry: ct.Registry) -> tuple[list[str], intake.Plan]:
+    """Check and, if there is no problem, store the document (one transaction). Returns (problems, plan)."""
+    problems, plan = intake.check(doc, existing_for(session, doc), registry)
+    if problems:
+        session.rollback()
+        return problems, plan
+    try:
+        apply(session, plan)
+        session.commit()
+    except Exception:
+        session.rollback()
+        raise
+    return [], plan
