@@ -16,7 +16,7 @@ APT_PACKAGES_RUN := libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fontcon
 run: setup demo-data serve
 
 test: setup system-test
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	PORTAL_REQUIRE_POSTGRES=1 $(BIN)/python -m pytest $(PYTEST_ARGS)
 
 setup: system-run $(STAMP) catalogues
 

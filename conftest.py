@@ -75,7 +75,7 @@ class ThrowawayPostgres:
 
 
 @pytest.fixture(scope="session")
-def postgres_url():
+def postgresql_url():
     pg = ThrowawayPostgres()
     if pg.bin is None:
         if os.environ.get("PORTAL_REQUIRE_POSTGRES"):

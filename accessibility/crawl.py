@@ -24,7 +24,9 @@ NOT_PAGES: dict[str, str] = {
 }
 
 # endpoint -> function(app) returning a list of (url-values, as_user) examples
-EXAMPLES: dict[str, Callable[[Flask], list[tuple[dict, str | None]]]] = {}
+EXAMPLES: dict[str, Callable[[Flask], list[tuple[dict, str | None]]]] = {
+    "main.certificate_type": lambda app: [({"code": code}, None) for code in app.extensions["certificate_types"].codes()],
+}
 
 
 @dataclass(frozen=True)

@@ -5,6 +5,7 @@ import logging
 from typing import Any
 
 from flask import Flask
+from flask_babel import lazy_gettext as _l
 from flask_htmx import HTMX
 from jinja2 import ChoiceLoader, FileSystemLoader
 
@@ -32,6 +33,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     ])
     app.jinja_env.autoescape = True
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("alembic").setLevel(logging.WARNING)
 
     app.extensions.setdefault("clock", config.get("CLOCK") if config and config.get("CLOCK") else SystemClock())
     app.extensions["certificate_types"] = certificate_types.load_registry(app.config.get("CERTIFICATE_TYPE_DIRS", []))
@@ -47,9 +49,23 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 
     @app.context_processor
     def _globals():
-        return {"service_name": "Intygsportalen"}
+        return {"service_name": "Intygsportalen", "recipient_name": recipient_name}
 
     return app
+
+
+RECIPIENTS = {
+    "FK": _l("Försäkringskassan"),
+    "TS": _l("Transportstyrelsen"),
+    "SKV": _l("Skatteverket"),
+    "SOS": _l("Socialstyrelsen"),
+}
+
+
+def recipient_name(code: str | None) -> str:
+    if not code:
+        return str(_l("Ingen elektronisk mottagare"))
+    return str(RECIPIENTS.get(code, code))
 
 
 def clock(app: Flask | None = None):

@@ -4,7 +4,7 @@ from __future__ import annotations
 from datetime import date, datetime
 
 from flask import Flask, current_app, request
-from flask_babel import Babel, format_date, format_datetime, get_locale
+from flask_babel import Babel, format_date, format_datetime, format_decimal, get_locale
 
 from .config import ROOT
 
@@ -45,6 +45,19 @@ def date_time(value: datetime | None) -> str:
     return format_datetime(value, "d MMMM y HH:mm", rebase=False)
 
 
+def parse_date(value: str | date | None) -> date | None:
+    if value is None or isinstance(value, date):
+        return value
+    return date.fromisoformat(value)
+
+
+def number(value: float | int | None) -> str:
+    """12.5 -> "12,5" in Swedish, "12.5" in English."""
+    if value is None:
+        return ""
+    return format_decimal(value)
+
+
 def format_pnr(value: str | None) -> str:
     """YYYYMMDDNNNN shown as YYYYMMDD-NNNN."""
     if not value:
@@ -58,6 +71,7 @@ def init_app(app: Flask) -> Babel:
         locale_selector=select_locale,
         default_translation_directories=str(ROOT / "i18n"),
     )
-    app.jinja_env.filters.update(long_date=long_date, short_date=short_date, date_time=date_time, pnr=format_pnr)
+    app.jinja_env.filters.update(long_date=long_date, short_date=short_date, date_time=date_time, pnr=format_pnr,
+                                  parse_date=parse_date, number=number)
     app.jinja_env.globals.update(current_language=current_language)
     return babel

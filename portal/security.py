@@ -17,18 +17,37 @@ def mask_pnr(text: str) -> str:
     return PNR_RE.sub(lambda m: f"{m.group(1)}{m.group(2)[:2]}****-****", text)
 
 
-class PersonnummerFilter(logging.Filter):
-    """Masks anything that looks like a personnummer in log records (defence in depth)."""
+_formatter = logging.Formatter()
 
-    def filter(self, record: logging.LogRecord) -> bool:
-        try:
-            message = record.getMessage()
-        except Exception:  # pragma: no cover - broken format args
-            return True
-        masked = mask_pnr(message)
-        if masked != message:
-            record.msg, record.args = masked, None
-        return True
+
+def _mask_record(record: logging.LogRecord) -> None:
+    try:
+        message = record.getMessage()
+    except Exception:  # pragma: no cover - broken format args
+        return
+    masked = mask_pnr(message)
+    if masked != message:
+        record.msg, record.args = masked, None
+    if record.exc_info and not record.exc_text:
+        record.exc_text = mask_pnr(_formatter.formatException(record.exc_info))
+    if record.stack_info:
+        record.stack_info = mask_pnr(record.stack_info)
+
+
+def install_log_masking() -> None:
+    """Mask anything that looks like a personnummer in every log record, tracebacks included
+    (defence in depth: the code never logs one on purpose)."""
+    current = logging.getLogRecordFactory()
+    if getattr(current, "masks_personnummer", False):
+        return
+
+    def factory(*args, **kwargs):
+        record = current(*args, **kwargs)
+        _mask_record(record)
+        return record
+
+    factory.masks_personnummer = True  # type: ignore[attr-defined]
+    logging.setLogRecordFactory(factory)
 
 
 def csp(extra_form_action: tuple[str, ...] = ()) -> str:
@@ -47,9 +66,7 @@ def no_store() -> None:
 
 def init_app(app: Flask) -> None:
     csrf.init_app(app)
-    for handler in logging.getLogger().handlers + app.logger.handlers:
-        handler.addFilter(PersonnummerFilter())
-    logging.getLogger("werkzeug").addFilter(PersonnummerFilter())
+    install_log_masking()
 
     @app.after_request
     def _headers(response: Response) -> Response:

@@ -69,6 +69,16 @@ class _Checker:
         self.persons: dict[str, dict] = {}
         self.certificates: dict[str, dict] = {}
         self.questions: dict[str, dict] = {}
+        # ids of every entry in the document (valid or not): a reference to an entry that was itself
+        # refused is not reported again (its own problems are)
+        self.in_doc = {name: {e.get(k) for e in (doc.get(name) or []) if isinstance(e, dict)}
+                       for name, k in (("providers", "hsa_id"), ("units", "hsa_id"), ("staff", "hsa_id"),
+                                       ("certificates", "id"), ("questions", "id"))} if isinstance(doc, dict) else {}
+
+    def unknown(self, section: str, index: int, key: Any, fieldname: str, what: str, ref_section: str, ref: Any) -> None:
+        """Report a reference to something unknown, unless it is an entry of this document that was refused."""
+        if ref not in self.in_doc.get(ref_section, ()):
+            self.problem(section, index, key, fieldname, f"unknown {what} {ref!r}")
 
     # helpers
     def problem(self, section: str, index: int, key: Any, fieldname: str, message: str) -> None:
@@ -189,7 +199,7 @@ class _Checker:
             if hsa and self.duplicate("units", i, hsa, seen):
                 continue
             if provider and provider not in self.providers and provider not in self.existing.providers:
-                self.problem("units", i, key, "provider", f"unknown care provider {provider!r}")
+                self.unknown("units", i, key, "provider", "care provider", "providers", provider)
                 provider = None
             parent = e.get("parent")
             if parent is not None:
@@ -197,7 +207,7 @@ class _Checker:
                     self.problem("units", i, key, "parent", "a unit cannot be its own parent")
                     parent = None
                 elif parent not in self.units and parent not in self.existing.units:
-                    self.problem("units", i, key, "parent", f"unknown care unit {parent!r}")
+                    self.unknown("units", i, key, "parent", "care unit", "units", parent)
                     parent = None
                 elif provider and self.unit_provider(parent) != provider:
                     self.problem("units", i, key, "parent", f"{parent!r} belongs to another care provider")
@@ -255,10 +265,10 @@ class _Checker:
             vf = self.a_date("commissions", i, key, e, "valid_from", required=False)
             vt = self.a_date("commissions", i, key, e, "valid_to", required=False)
             if staff and staff not in self.staff and staff not in self.existing.staff:
-                self.problem("commissions", i, key, "staff", f"unknown staff member {staff!r}")
+                self.unknown("commissions", i, key, "staff", "staff member", "staff", staff)
                 staff = None
             if unit and unit not in self.units and unit not in self.existing.units:
-                self.problem("commissions", i, key, "unit", f"unknown care unit {unit!r}")
+                self.unknown("commissions", i, key, "unit", "care unit", "units", unit)
                 unit = None
             if vf and vt and vt < vf:
                 self.problem("commissions", i, key, "valid_to", f"{vt} is before valid_from {vf}")
@@ -312,12 +322,12 @@ class _Checker:
                 self.problem("certificates", i, key, "patient", "is not a valid personnummer (12 digits, valid date and check digit)")
             staff = self.text("certificates", i, key, e, "staff", max_length=64)
             if staff and staff not in self.staff and staff not in self.existing.staff:
-                self.problem("certificates", i, key, "staff", f"unknown staff member {staff!r}")
+                self.unknown("certificates", i, key, "staff", "staff member", "staff", staff)
                 staff = None
             unit = self.text("certificates", i, key, e, "unit", max_length=64)
             provider = self.unit_provider(unit) if unit else None
             if unit and provider is None:
-                self.problem("certificates", i, key, "unit", f"unknown care unit {unit!r}")
+                self.unknown("certificates", i, key, "unit", "care unit", "units", unit)
             signed = self.a_datetime("certificates", i, key, e, "signed")
             content = e.get("content")
             if ctype:
@@ -346,9 +356,9 @@ class _Checker:
                 self.problem("relations", i, key, "kind", f"must be REPLACES or COMPLEMENTS, got {kind!r}")
             new, old = self.cert(e.get("from")), self.cert(e.get("to"))
             if new is None:
-                self.problem("relations", i, key, "from", f"unknown certificate {e.get('from')!r}")
+                self.unknown("relations", i, key, "from", "certificate", "certificates", e.get("from"))
             if old is None:
-                self.problem("relations", i, key, "to", f"unknown certificate {e.get('to')!r}")
+                self.unknown("relations", i, key, "to", "certificate", "certificates", e.get("to"))
             if not (new and old and kind in RELATION_KINDS):
                 continue
             if new["id"] == old["id"]:
@@ -376,7 +386,7 @@ class _Checker:
             self.unknown_keys("revocations", i, key, e, {"certificate", "at", "reason"})
             cert = self.cert(key)
             if cert is None:
-                self.problem("revocations", i, key, "certificate", f"unknown certificate {key!r}")
+                self.unknown("revocations", i, key, "certificate", "certificate", "certificates", key)
             at = self.a_datetime("revocations", i, key, e, "at")
             reason = self.text("revocations", i, key, e, "reason", max_length=500)
             if not (cert and at and reason):
@@ -410,7 +420,7 @@ class _Checker:
                 continue
             cert = self.cert(e.get("certificate"))
             if cert is None:
-                self.problem("questions", i, key, "certificate", f"unknown certificate {e.get('certificate')!r}")
+                self.unknown("questions", i, key, "certificate", "certificate", "certificates", e.get("certificate"))
             subject = e.get("subject")
             if subject not in SUBJECTS:
                 self.problem("questions", i, key, "subject", f"must be one of {', '.join(sorted(SUBJECTS))}, got {subject!r}")

@@ -43,3 +43,32 @@ def language(code: str):
 @bp.get("/healthz")
 def health():
     return {"status": "ok"}
+
+
+def _registry():
+    return current_app.extensions["certificate_types"]
+
+
+@bp.get("/intygstyper")
+def certificate_types():
+    return render_template("main/types.html", types=list(_registry()))
+
+
+@bp.get("/intygstyper/<code>")
+def certificate_type(code: str):
+    import random
+    from datetime import timedelta
+
+    from ..domain import demo
+
+    ctype = _registry().get(code)
+    if ctype is None:
+        abort(404)
+    today = current_app.extensions["clock"].today()
+    start = today - timedelta(days=10)
+    ctx = demo.Context(signed=start, diagnoses=[{"code": "F43.8", "text": "Andra specificerade reaktioner på svår stress"}],
+                       periods=[{"start": start.isoformat(), "end": (start + timedelta(days=13)).isoformat(), "degree": 100},
+                                {"start": (start + timedelta(days=14)).isoformat(),
+                                 "end": (start + timedelta(days=27)).isoformat(), "degree": 50}])
+    example = demo.content_for(ctype, random.Random(code), ctx)
+    return render_template("main/type.html", ctype=ctype, example=example)
