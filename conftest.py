@@ -116,6 +116,8 @@ def make_test_app(url: str, **overrides):
         "PORTAL_ENV": "test",
         "CLOCK": FixedClock(NOW),
         "RATELIMIT_ENABLED": False,
+        "TEST_BROKER_ENABLED": True,
+        "PUBLIC_BASE_URL": "http://localhost",
     }
     config.update(overrides)
     app = create_app(config)
@@ -155,11 +157,16 @@ def session(app):
 # --- a live server and Chromium ---------------------------------------------------------------
 
 class LiveServer:
-    def __init__(self, app):
+    """The app served on 127.0.0.1 in a thread. Give the app PUBLIC_BASE_URL=f"http://127.0.0.1:{port}"
+    (the OIDC client talks to the embedded broker through it) and the same port here."""
+
+    def __init__(self, app, port: int | None = None):
         from werkzeug.serving import make_server
 
         self.app = app
-        self.server = make_server("127.0.0.1", 0, app, threaded=True)
+        if port is None:
+            port = int(app.config["PUBLIC_BASE_URL"].rsplit(":", 1)[1]) if app.config["PUBLIC_BASE_URL"].count(":") == 2 else 0
+        self.server = make_server("127.0.0.1", port, app, threaded=True)
         self.url = f"http://127.0.0.1:{self.server.server_port}"
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
 
@@ -186,7 +193,7 @@ def load_demo(app) -> None:
 def demo_app(tmp_path_factory):
     """The portal on its own SQLite file with the small demo data set, for e2e and accessibility."""
     url = f"sqlite:///{tmp_path_factory.mktemp('demo') / 'portal.sqlite'}"
-    app = make_test_app(url, AUTO_MIGRATE=True)
+    app = make_test_app(url, AUTO_MIGRATE=True, PUBLIC_BASE_URL=f"http://127.0.0.1:{free_port()}")
     load_demo(app)
     return app
 
@@ -239,3 +246,72 @@ def page(browser, live_server, lang):
     page.set_default_timeout(10_000)
     yield page
     context.close()
+
+
+@pytest.fixture
+def live(live_server):
+    """The shared live server, with its clock and the test broker's faults reset after the test."""
+    app = live_server.app
+    yield live_server
+    app.extensions["clock"].set(NOW)
+    broker = app.extensions.get("testbroker")
+    if broker is not None:
+        broker.faults.clear()
+    app.extensions["person_service"].mode = "ok"
+
+
+class PortalBrowser:
+    """A user agent made of requests: follows redirects, fills in the test broker's login form."""
+
+    def __init__(self, base_url: str, lang: str = "sv"):
+        import requests
+
+        self.base = base_url
+        self.http = requests.Session()
+        self.http.cookies.set("lang", lang, domain="127.0.0.1", path="/")
+
+    def get(self, path: str, **kw):
+        return self.http.get(path if path.startswith("http") else self.base + path, **kw)
+
+    def post(self, path: str, data: dict | None = None, **kw):
+        return self.http.post(path if path.startswith("http") else self.base + path, data=data, **kw)
+
+    @staticmethod
+    def form(html: str, action_contains: str = "") -> tuple[str, dict]:
+        """The first form (whose action contains the text): its action and its hidden fields."""
+        import html as html_lib
+        import re
+
+        for m in re.finditer(r'<form[^>]*action="([^"]*)"[^>]*>(.*?)</form>', html, re.S):
+            action = html_lib.unescape(m.group(1))
+            if action_contains in action:
+                fields = {html_lib.unescape(n): html_lib.unescape(v) for n, v in
+                          re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)"', m.group(2))}
+                return action, fields
+        raise AssertionError(f"no form with action containing {action_contains!r}")
+
+    def csrf(self, html: str) -> str:
+        import re
+
+        return re.search(r'name="csrf-token" content="([^"]+)"', html).group(1)
+
+    def start_login(self, broker: str):
+        """Start a login and stop at the broker's login page."""
+        page = self.get(f"/inloggning/{broker}")
+        assert "/testbroker/" in page.url, page.url
+        return page
+
+    def choose(self, page, identity: str | None = None, other: str | None = None, action: str = "login",
+               follow: bool = True):
+        action_url, fields = self.form(page.text, "/authorize")
+        fields.update(identity="other" if other is not None else identity, action=action)
+        if other is not None:
+            fields["other_value"] = other
+        return self.post(action_url if action_url.startswith("http") else self.base + action_url, fields,
+                         allow_redirects=follow)
+
+    def login(self, broker: str, identity: str | None = None, other: str | None = None):
+        return self.choose(self.start_login(broker), identity, other)
+
+    def logged_in(self) -> bool:
+        return self.get("/session/status").json()["logged_in"]

@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 from flask import Blueprint
 
-from conftest import LiveServer, make_test_app, new_context
+from conftest import LiveServer, free_port, make_test_app, new_context
 
 from . import crawl
 
@@ -53,7 +53,8 @@ def broken_blueprint() -> Blueprint:
 
 
 def test_the_crawl_finds_a_new_page_and_fails_on_its_violations(browser, tmp_path):
-    app = make_test_app(f"sqlite:///{tmp_path / 'broken.sqlite'}", AUTO_MIGRATE=True)
+    app = make_test_app(f"sqlite:///{tmp_path / 'broken.sqlite'}", AUTO_MIGRATE=True,
+                        PUBLIC_BASE_URL=f"http://127.0.0.1:{free_port()}")
     app.register_blueprint(broken_blueprint())
     found = crawl.pages(app)
     assert "/test-only/broken" in [p.url for p in found]

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from playwright.sync_api import sync_playwright
 
-from conftest import CHROMIUM, CHROMIUM_ARGS, LiveServer, load_demo, make_test_app, new_context
+from conftest import CHROMIUM, CHROMIUM_ARGS, LiveServer, free_port, load_demo, make_test_app, new_context
 
 OUT = Path(__file__).resolve().parent.parent / "screenshots"
 
@@ -20,7 +20,8 @@ OUT = Path(__file__).resolve().parent.parent / "screenshots"
 def main(paths: list[str]) -> None:
     OUT.mkdir(exist_ok=True)
     tmp = Path(tempfile.mkdtemp())
-    app = make_test_app(f"sqlite:///{tmp / 'shots.sqlite'}", AUTO_MIGRATE=True)
+    app = make_test_app(f"sqlite:///{tmp / 'shots.sqlite'}", AUTO_MIGRATE=True,
+                        PUBLIC_BASE_URL=f"http://127.0.0.1:{free_port()}")
     load_demo(app)
     with LiveServer(app) as server, sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)

@@ -11,7 +11,7 @@ from jinja2 import ChoiceLoader, FileSystemLoader
 
 from . import db, errors, i18n, security
 from .adapters.clock import SystemClock
-from .config import DEFAULTS, ROOT, from_env
+from .config import DEFAULTS, ROOT, ConfigError, broker_defaults, from_env
 from .domain import certificate_types
 
 
@@ -27,6 +27,10 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.config.update(from_env() if config is None or not config.get("TESTING") else {})
     if config:
         app.config.update(config)
+    app.config.setdefault("PUBLIC_BASE_URL", "http://127.0.0.1:5000")
+    if app.config.get("PORTAL_ENV") == "production" and app.config.get("TEST_BROKER_ENABLED"):
+        raise ConfigError("The embedded test broker must not run in production: unset TEST_BROKER_ENABLED.")
+    app.config.update(broker_defaults(app.config))
     app.jinja_loader = ChoiceLoader([
         FileSystemLoader(str(ROOT / "templates")),
         FileSystemLoader(str(ROOT / "accessibility")),
@@ -43,13 +47,29 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     errors.init_app(app)
     db.init_app(app)
 
+    from .adapters.person_service import LocalPersonService
+
+    app.extensions["person_service"] = LocalPersonService(
+        app.extensions["db_sessionmaker"], mode=app.config["PERSON_SERVICE_MODE"],
+        timeout=app.config["PERSON_SERVICE_TIMEOUT"])
+
+    from . import auth
+    from .citizen import bp as citizen_bp
     from .main import bp as main_bp
+    from .rehab import bp as rehab_bp
 
     app.register_blueprint(main_bp)
+    auth.init_app(app)
+    app.register_blueprint(citizen_bp)
+    app.register_blueprint(rehab_bp)
+    if app.config.get("TEST_BROKER_ENABLED"):
+        from . import testbroker
+
+        testbroker.init_app(app)
 
     @app.context_processor
     def _globals():
-        return {"service_name": "Intygsportalen", "recipient_name": recipient_name}
+        return {"service_name": "Intygsportalen", "recipient_name": recipient_name, "role_title": role_title}
 
     return app
 
@@ -66,6 +86,13 @@ def recipient_name(code: str | None) -> str:
     if not code:
         return str(_l("Ingen elektronisk mottagare"))
     return str(RECIPIENTS.get(code, code))
+
+
+ROLE_TITLES = {"LAKARE": _l("läkare"), "REHABKOORDINATOR": _l("rehabkoordinator")}
+
+
+def role_title(role: str | None) -> str:
+    return str(ROLE_TITLES.get(role or "", role or ""))
 
 
 def clock(app: Flask | None = None):

@@ -45,7 +45,16 @@ def from_env() -> dict:
         "SESSION_COOKIE_SECURE": _bool("SESSION_COOKIE_SECURE", production),
         "PUBLIC_BASE_URL": os.environ.get("PUBLIC_BASE_URL", "http://127.0.0.1:5000"),
         "CERTIFICATE_TYPE_DIRS": [p for p in os.environ.get("CERTIFICATE_TYPE_DIRS", "").split(os.pathsep) if p],
+        "TEST_BROKER_ENABLED": _bool("TEST_BROKER_ENABLED", env == "development"),
+        "PERSON_SERVICE_MODE": os.environ.get("PERSON_SERVICE_MODE", "ok"),
+        "LOGIN_RATE_LIMIT": os.environ.get("LOGIN_RATE_LIMIT", "20 per minute"),
     }
+    for prefix in ("CITIZEN_OIDC_", "STAFF_OIDC_"):
+        for key, value in os.environ.items():
+            if key.startswith(prefix):
+                cfg[key] = value.split(",") if key.endswith(("_ACR", "_CLAIMS")) else value
+    if production and cfg["TEST_BROKER_ENABLED"]:
+        raise ConfigError("The embedded test broker must not run in production: unset TEST_BROKER_ENABLED.")
     if production:
         missing = [k for k in ("SECRET_KEY",) if not cfg[k]]
         if "DATABASE_URL" not in os.environ:
@@ -67,4 +76,43 @@ DEFAULTS: dict = {
     "MAX_CONTENT_LENGTH": 2 * 1024 * 1024,
     "TEMPLATES_AUTO_RELOAD": False,
     "JSON_SORT_KEYS": False,
+    "SESSION_IDLE_SECONDS": 30 * 60,
+    "SESSION_WARNING_SECONDS": 5 * 60,
+    "SESSION_POLL_MS": 30_000,
+    "TEST_BROKER_ENABLED": False,
+    "PERSON_SERVICE_MODE": "ok",
+    "PERSON_SERVICE_TIMEOUT": 2.0,
+    "LOGIN_RATE_LIMIT": "20 per minute",
+    "RATELIMIT_HEADERS_ENABLED": True,
+    "CITIZEN_OIDC_SCOPE": "openid https://id.oidc.se/scope/naturalPersonNumber",
+    "CITIZEN_OIDC_ACR": ["http://id.elegnamnden.se/loa/1.0/loa3", "http://id.elegnamnden.se/loa/1.0/loa4"],
+    "CITIZEN_OIDC_PNR_CLAIMS": ["https://id.oidc.se/claim/personalIdentityNumber",
+                                "https://id.oidc.se/claim/coordinationNumber"],
+    "CITIZEN_OIDC_TOKEN_AUTH": "client_secret_basic",
+    "STAFF_OIDC_SCOPE": "openid",
+    "STAFF_OIDC_ACR": ["http://id.sambi.se/loa/loa3"],
+    "STAFF_OIDC_HSA_CLAIMS": ["employeeHsaId"],
+    "STAFF_OIDC_TOKEN_AUTH": "client_secret_basic",
 }
+
+
+def broker_defaults(config: dict) -> dict:
+    """With the embedded test broker on, the brokers default to it (and its development clients)."""
+    base = config["PUBLIC_BASE_URL"].rstrip("/")
+    out = {}
+    if config.get("TEST_BROKER_ENABLED"):
+        out = {
+            "CITIZEN_OIDC_DISCOVERY_URL": f"{base}/testbroker/bankid/.well-known/openid-configuration",
+            "CITIZEN_OIDC_CLIENT_ID": "intygsportalen-citizen",
+            "CITIZEN_OIDC_CLIENT_SECRET": "dev-citizen-secret",
+            "STAFF_OIDC_DISCOVERY_URL": f"{base}/testbroker/siths/.well-known/openid-configuration",
+            "STAFF_OIDC_CLIENT_ID": "intygsportalen-staff",
+            "STAFF_OIDC_CLIENT_SECRET": "dev-staff-secret",
+        }
+    missing = [k for k in ("CITIZEN_OIDC_DISCOVERY_URL", "CITIZEN_OIDC_CLIENT_ID", "CITIZEN_OIDC_CLIENT_SECRET",
+                           "STAFF_OIDC_DISCOVERY_URL", "STAFF_OIDC_CLIENT_ID", "STAFF_OIDC_CLIENT_SECRET")
+               if not config.get(k) and k not in out]
+    if missing:
+        raise ConfigError("Configure the OpenID Connect brokers: " + ", ".join(missing)
+                          + " (or TEST_BROKER_ENABLED=1 for the embedded test broker)")
+    return {k: v for k, v in out.items() if not config.get(k)}

@@ -254,3 +254,20 @@ class UserSettings(Base):
     max_days_between_certificates: Mapped[int] = mapped_column(Integer, default=5)
     max_days_since_end: Mapped[int] = mapped_column(Integer, default=0)
     default_unit_id: Mapped[str | None] = mapped_column(ForeignKey("care_units.hsa_id"))
+
+
+class AuthSession(Base):
+    """A logged-in session, kept server-side. The cookie carries only a random id (its hash is the key),
+    so a session can be ended (logout, idle timeout) and never outlives the server's word."""
+
+    __tablename__ = "auth_sessions"
+    sid_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(10))  # citizen | staff
+    subject: Mapped[str] = mapped_column(String(64))  # personnummer or HSA-id
+    display_name: Mapped[str | None] = mapped_column(String(200))
+    unit_id: Mapped[str | None] = mapped_column(String(64))  # staff: the chosen care unit
+    role: Mapped[str | None] = mapped_column(String(30))  # staff: LAKARE | REHABKOORDINATOR
+    broker: Mapped[str] = mapped_column(String(20))
+    id_token: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+    last_activity_at: Mapped[datetime] = mapped_column(DateTime, index=True)

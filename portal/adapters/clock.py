@@ -16,6 +16,10 @@ class SystemClock:
     def today(self) -> date:
         return self.now().date()
 
+    def timestamp(self) -> int:
+        """Seconds since the epoch (for token lifetimes), consistent with now()."""
+        return int(self.now().replace(tzinfo=TZ).timestamp())
+
 
 class FixedClock(SystemClock):
     """A clock that stands still until told to move."""

@@ -56,9 +56,13 @@ class Condition:
     equals: Any = None
     includes: Any = None
     in_: tuple = ()
+    has_degree_in: tuple = ()
 
     def holds(self, content: dict[str, Any]) -> bool:
         answer = content.get(self.question)
+        if self.has_degree_in:
+            return isinstance(answer, list) and any(isinstance(p, dict) and p.get("degree") in self.has_degree_in
+                                                    for p in answer)
         if self.includes is not None:
             if isinstance(answer, list):
                 return any(a == self.includes or (isinstance(a, dict) and a.get("type") == self.includes)
@@ -105,6 +109,7 @@ class Section:
     id: str
     title: Text
     questions: tuple[Question, ...]
+    at_least_one: bool = False  # at least one of the section's questions must be answered
 
 
 @dataclass(frozen=True)
@@ -149,8 +154,12 @@ def _question(raw: Any, where: str, *, nested: bool = False) -> Question:
     allowed = SIMPLE_KINDS if nested else KINDS
     if kind not in allowed:
         raise DefinitionError(f"{where}: unknown kind {kind!r} (one of {', '.join(sorted(allowed))})")
+    raw_options = raw.get("options") or []
+    if not isinstance(raw_options, list) or any(not isinstance(o, dict) or o.get("value") in (None, "")
+                                                for o in raw_options):
+        raise DefinitionError(f"{where}: every option needs a value and a label")
     options = tuple(Option(str(o["value"]), Text.of(o.get("label"), f"{where} option {o.get('value')!r}"))
-                    for o in raw.get("options") or [])
+                    for o in raw_options)
     if kind in {"choice", "multi_choice", "dated_choices"} and not options:
         raise DefinitionError(f"{where}: kind {kind} needs options")
     if len({o.value for o in options}) != len(options):
@@ -162,7 +171,7 @@ def _question(raw: Any, where: str, *, nested: bool = False) -> Question:
         if not isinstance(rw, dict) or not rw.get("question"):
             raise DefinitionError(f"{where}: {name} needs a question")
         return Condition(question=rw["question"], equals=rw.get("equals"), includes=rw.get("includes"),
-                         in_=tuple(rw.get("in") or ()))
+                         in_=tuple(rw.get("in") or ()), has_degree_in=tuple(rw.get("has_degree_in") or ()))
     fields = ()
     if kind == "rows":
         if not raw.get("fields"):
@@ -191,14 +200,19 @@ def parse_definition(raw: Any, source: str = "<memory>") -> CertificateType:
         raise DefinitionError(f"{where}: rehab must be one of {sorted(REHAB_VALUES)}")
     sections = []
     by_id: dict[str, Question] = {}
+    section_ids: set[str] = set()
     for s in raw.get("sections") or []:
+        if s.get("id") in section_ids:
+            raise DefinitionError(f"{where}: section id {s.get('id')!r} is used twice")
+        section_ids.add(s.get("id"))
         title = Text.of(s.get("title"), f"{where} section {s.get('id')!r}")
         questions = tuple(_question(q, f"{where} section {s.get('id')!r}") for q in s.get("questions") or [])
         for q in questions:
             if q.id in by_id:
                 raise DefinitionError(f"{where}: question id {q.id!r} is used twice")
             by_id[q.id] = q
-        sections.append(Section(id=str(s.get("id")), title=title, questions=questions))
+        sections.append(Section(id=str(s.get("id")), title=title, questions=questions,
+                                at_least_one=bool(s.get("at_least_one", False))))
     if not sections:
         raise DefinitionError(f"{where}: a type needs sections")
     for q in by_id.values():
@@ -277,8 +291,12 @@ def _is_empty(value: Any) -> bool:
     return value is None or (isinstance(value, (str, list, dict)) and not (value.strip() if isinstance(value, str) else value))
 
 
+_ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+
+
 def parse_date(value: Any) -> date | None:
-    if not isinstance(value, str):
+    """A YYYY-MM-DD date (only that form: fromisoformat alone also takes 20270315 and week dates)."""
+    if not isinstance(value, str) or not _ISO_DATE.fullmatch(value):
         return None
     try:
         return date.fromisoformat(value)
@@ -440,7 +458,12 @@ def validate(ctype: CertificateType, content: Any, signed: date | None = None) -
     """Check a certificate's content against its type. Returns the problems (empty = valid)."""
     if not isinstance(content, dict):
         return [Problem("content", "must be an object of answers")]
-    return _check_answers(ctype.questions(), content, "content", signed)
+    problems = _check_answers(ctype.questions(), content, "content", signed)
+    for section in ctype.sections:
+        if section.at_least_one and all(_is_empty(content.get(q.id)) for q in section.questions):
+            problems.append(Problem(f"content.{section.id}", "answer at least one of: "
+                                    + ", ".join(q.id for q in section.questions)))
+    return problems
 
 
 # --- reading the main parts -------------------------------------------------------------------

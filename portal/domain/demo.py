@@ -246,6 +246,9 @@ def content_for(ctype: ct.CertificateType, rng: random.Random, ctx: Context) -> 
             content[q.id] = ctx.share_diagnosis
         elif q.required or q.kind in {"sick_leave_periods"} or (q.kind in {"text", "icf"} and q.id in TEXT_BANK):
             content[q.id] = _fill(q, rng, ctx)
+    for section in ctype.sections:  # "answer at least one of these"
+        if section.at_least_one and not any(q.id in content for q in section.questions):
+            content[section.questions[0].id] = _fill(section.questions[0], rng, ctx)
     # answers that became required through another answer
     for _ in range(3):
         for q in questions:
@@ -592,6 +595,7 @@ def small(*, today: date, seed: int, registry: ct.Registry, patients: int = 160)
             born = today - timedelta(days=gen.rng.randint(2 * 365, 15 * 365))  # a child
         person = gen.person(born=born, **flags)
         all_patients.append(gen.patient(person=person, home_unit=unit, ongoing=(i % 5 != 0)))
+    _ensure_coverage(gen, all_patients)
     for pd in all_patients:
         doc["persons"].append(pd.person)
         for cert in pd.certificates:
@@ -601,6 +605,40 @@ def small(*, today: date, seed: int, registry: ct.Registry, patients: int = 160)
         doc["revocations"] += pd.revocations
         doc["questions"] += pd.questions
     return doc
+
+
+def _ensure_coverage(gen: Generator, all_patients: list[PatientData]) -> None:
+    """Whatever the random draws gave, the small set has every type and a complemented certificate."""
+    today = gen.today
+    have = {c["type"] for pd in all_patients for c in pd.certificates}
+    adults = [pd for pd in all_patients if not pd.person["deceased"] and not pd.person["protected"]
+              and 19 <= (today.year - int(pd.person["personnummer"][:4])) <= 29]
+    for code in gen.registry.codes():
+        if code in have or code in {"DB", "DOI", "FK7472"}:
+            continue
+        pd = adults[0] if adults else all_patients[0]
+        day = today - timedelta(days=gen.rng.randint(30, 600))
+        gen.certificate(pd, code, "VE10", day, Context(signed=day, diagnoses=[gen.diagnosis()]))
+    if not any(r["kind"] == "COMPLEMENTS" for pd in all_patients for r in pd.relations):
+        for pd in all_patients:
+            recent = [c for c in pd.certificates if c["type"] == "FK7804"
+                      and today - timedelta(days=60) <= datetime.fromisoformat(c["signed"]).date() <= today - timedelta(days=10)]
+            if recent and not pd.person["validation_person"]:
+                cert = recent[-1]
+                gen.qcounter += 1
+                qid = f"{gen.id_prefix}-q-{gen.qcounter:07d}"
+                sent = datetime.fromisoformat(cert["signed"]) + timedelta(days=2)
+                heading, text = QUESTION_TEXTS["KOMPLT"]
+                pd.questions.append({"id": qid, "certificate": cert["id"], "subject": "KOMPLT", "sender": "FK",
+                                     "heading": heading, "text": text, "sent": sent.isoformat(),
+                                     "handled_at": (sent + timedelta(days=3, minutes=5)).isoformat()})
+                ctx = Context(signed=(sent + timedelta(days=3)).date(),
+                              periods=cert["content"][gen._periods_id("FK7804")],
+                              diagnoses=cert["content"][gen._diag_id("FK7804")])
+                new = gen.certificate(pd, "FK7804", cert["unit"], ctx.signed, ctx, cert["staff"])
+                new["signed"] = (sent + timedelta(days=3)).isoformat()
+                pd.relations.append({"from": new["id"], "to": cert["id"], "kind": "COMPLEMENTS"})
+                break
 
 
 def patients(*, today: date, seed: int, registry: ct.Registry, used_pnr: set[str] = frozenset(),

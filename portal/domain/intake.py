@@ -71,13 +71,15 @@ class _Checker:
         self.questions: dict[str, dict] = {}
         # ids of every entry in the document (valid or not): a reference to an entry that was itself
         # refused is not reported again (its own problems are)
-        self.in_doc = {name: {e.get(k) for e in (doc.get(name) or []) if isinstance(e, dict)}
+        self.in_doc = {name: {e.get(k) for e in (doc.get(name) or []) if isinstance(e, dict) and isinstance(e.get(k), str)}
                        for name, k in (("providers", "hsa_id"), ("units", "hsa_id"), ("staff", "hsa_id"),
                                        ("certificates", "id"), ("questions", "id"))} if isinstance(doc, dict) else {}
 
     def unknown(self, section: str, index: int, key: Any, fieldname: str, what: str, ref_section: str, ref: Any) -> None:
         """Report a reference to something unknown, unless it is an entry of this document that was refused."""
-        if ref not in self.in_doc.get(ref_section, ()):
+        if not isinstance(ref, str):
+            self.problem(section, index, key, fieldname, "must be text (an id)")
+        elif ref not in self.in_doc.get(ref_section, ()):
             self.problem(section, index, key, fieldname, f"unknown {what} {ref!r}")
 
     # helpers
@@ -149,9 +151,9 @@ class _Checker:
         for name in sorted(set(entry) - allowed):
             self.problem(section, i, key, name, "is not a known field")
 
-    def duplicate(self, section, i, key, seen: dict) -> bool:
+    def duplicate(self, section, i, key, seen: dict, fieldname: str = "id") -> bool:
         if key in seen:
-            self.problem(section, i, key, "id", "appears twice in the document")
+            self.problem(section, i, key, fieldname, "appears twice in the document")
             return True
         return False
 
@@ -178,7 +180,7 @@ class _Checker:
             self.unknown_keys("providers", i, key, e, {"hsa_id", "name"})
             hsa = self.text("providers", i, key, e, "hsa_id", max_length=64)
             name = self.text("providers", i, key, e, "name")
-            if hsa and not self.duplicate("providers", i, hsa, self.providers) and name:
+            if hsa and not self.duplicate("providers", i, hsa, self.providers, "hsa_id") and name:
                 rec = {"hsa_id": hsa, "name": name}
                 self.providers[hsa] = rec
                 self.record("providers", hsa, rec, self.existing.providers.get(hsa))
@@ -196,14 +198,17 @@ class _Checker:
             hsa = self.text("units", i, key, e, "hsa_id", max_length=64)
             name = self.text("units", i, key, e, "name")
             provider = self.text("units", i, key, e, "provider", max_length=64)
-            if hsa and self.duplicate("units", i, hsa, seen):
+            if hsa and self.duplicate("units", i, hsa, seen, "hsa_id"):
                 continue
             if provider and provider not in self.providers and provider not in self.existing.providers:
                 self.unknown("units", i, key, "provider", "care provider", "providers", provider)
                 provider = None
             parent = e.get("parent")
             if parent is not None:
-                if parent == hsa:
+                if not isinstance(parent, str):
+                    self.problem("units", i, key, "parent", "must be text (a unit's HSA-id)")
+                    parent = None
+                elif parent == hsa:
                     self.problem("units", i, key, "parent", "a unit cannot be its own parent")
                     parent = None
                 elif parent not in self.units and parent not in self.existing.units:
@@ -247,7 +252,7 @@ class _Checker:
                     self.problem("staff", i, key, f"position_codes[{j}]", "must be {code, group_prescription_code}")
                 else:
                     clean_codes.append({"code": c["code"], "group_prescription_code": c.get("group_prescription_code")})
-            if hsa and not self.duplicate("staff", i, hsa, self.staff) and given and family:
+            if hsa and not self.duplicate("staff", i, hsa, self.staff, "hsa_id") and given and family:
                 rec = {"hsa_id": hsa, "given_name": given, "family_name": family, "title": title,
                        "professions": lists["professions"], "position_codes": clean_codes,
                        "system_roles": lists["system_roles"]}
@@ -410,7 +415,7 @@ class _Checker:
 
     def check_questions(self):
         raw = self.entries("questions")
-        ids = {e.get("id") for _, e in raw}
+        ids = {e.get("id") for _, e in raw if isinstance(e.get("id"), str)}
         for i, e in raw:
             key = e.get("id")
             self.unknown_keys("questions", i, key, e, {"id", "certificate", "subject", "sender", "heading", "text", "sent",
@@ -435,7 +440,10 @@ class _Checker:
             refs = {}
             for name in ("in_reply_to", "reminder_of"):
                 ref = e.get(name)
-                if ref is not None and ref not in ids and ref not in self.existing.questions:
+                if ref is not None and not isinstance(ref, str):
+                    self.problem("questions", i, key, name, "must be text (a question id)")
+                    ref = None
+                elif ref is not None and ref not in ids and ref not in self.existing.questions:
                     self.problem("questions", i, key, name, f"unknown question {ref!r}")
                     ref = None
                 refs[name] = ref

@@ -6,7 +6,7 @@ from datetime import date
 
 from personnummer import personnummer as _lib
 
-_DIGITS = re.compile(r"^(\d{8})-?(\d{4})$")
+_DIGITS = re.compile(r"^([0-9]{8})-?([0-9]{4})$")
 
 MIN_CITIZEN_AGE = 16
 

@@ -41,8 +41,66 @@
     }
   });
 
+  /* Idle timeout: poll the status (polling does not extend the session); five minutes before the
+     end, open the dialog. "Fortsätt vara inloggad" extends without leaving the page; Esc does too. */
+  function sessionWatch() {
+    var body = document.body;
+    var statusUrl = body.getAttribute("data-app-session-status");
+    var dialog = document.getElementById("app-timeout");
+    if (!statusUrl || !dialog || typeof dialog.showModal !== "function") { return; }
+    var pollMs = parseInt(body.getAttribute("data-app-session-poll"), 10) || 30000;
+    var timedOut = body.getAttribute("data-app-timed-out");
+    var returnFocus = null;
+    var extendForm = dialog.querySelector("form[data-app-extend]");
+    var left = dialog.querySelector("[data-app-timeout-left]");
+
+    function close() {
+      if (dialog.open) { dialog.close(); }
+      if (returnFocus && document.contains(returnFocus)) { returnFocus.focus(); }
+      returnFocus = null;
+    }
+
+    function extend() {
+      var data = new FormData(extendForm);
+      return fetch(extendForm.action, {
+        method: "POST", body: data, credentials: "same-origin",
+        headers: { "X-CSRFToken": csrfToken(), "Accept": "application/json" }
+      }).then(function (response) {
+        if (response.status === 204) { close(); } else { window.location.href = timedOut; }
+      }, function () { extendForm.submit(); });
+    }
+
+    function poll() {
+      fetch(statusUrl, { credentials: "same-origin", headers: { "Accept": "application/json" } })
+        .then(function (r) { return r.json(); })
+        .then(function (s) {
+          if (!s.logged_in || s.remaining <= 0) { window.location.href = timedOut; return; }
+          if (s.warning) {
+            var minutes = Math.max(1, Math.ceil(s.remaining / 60));
+            if (left) { left.textContent = left.getAttribute("data-text-" + (minutes === 1 ? "one" : "many")).replace("%d", minutes); }
+            if (!dialog.open) {
+              returnFocus = document.activeElement;
+              dialog.showModal();
+              var first = dialog.querySelector("button");
+              if (first) { first.focus(); }
+            }
+          } else if (dialog.open) {
+            close();
+          }
+        })
+        .catch(function () { /* the next poll tries again */ });
+    }
+
+    extendForm.addEventListener("submit", function (event) { event.preventDefault(); extend(); });
+    dialog.addEventListener("cancel", function (event) { event.preventDefault(); extend(); });
+    window.setInterval(poll, pollMs);
+  }
+
   document.addEventListener("DOMContentLoaded", function () {
     var focus = document.querySelector(".app-error-summary[data-app-focus]");
     if (focus) { focus.focus(); }
+    var auto = document.querySelector("form[data-app-autosubmit]");
+    if (auto) { auto.submit(); }
+    sessionWatch();
   });
 })();

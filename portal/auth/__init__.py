@@ -1,0 +1,262 @@
+"""Logging in and out: citizens with BankID, staff with SITHS, both through OpenID Connect brokers.
+
+Routes: /inloggning/<broker> starts a login, /inloggning/<broker>/callback finishes it,
+/valj-vardenhet chooses the staff member's unit, /logga-ut ends the session (and at the broker),
+/session/status and /session/forlang serve the idle-timeout warning.
+"""
+from __future__ import annotations
+
+import logging
+import secrets
+from urllib.parse import urlsplit
+
+from authlib.integrations.flask_client import OAuth
+from flask import (Blueprint, Flask, abort, current_app, g, jsonify, redirect, render_template, request, session,
+                   url_for)
+from flask_limiter import Limiter
+from flask_limiter.util import get_remote_address
+from flask_login import LoginManager, current_user
+
+from .. import db
+from ..adapters.hsa import lookup as hsa_lookup
+from ..domain import access, persons
+from ..errors import error_id
+from ..main import safe_next
+from ..models import UserSettings
+from ..security import no_store
+from . import sessions
+from .guards import staff_required
+from .oidc import Broker, BrokerConfig, LoginRefused
+
+log = logging.getLogger(__name__)
+
+bp = Blueprint("auth", __name__)
+limiter = Limiter(get_remote_address, storage_uri="memory://", default_limits=[])
+login_manager = LoginManager()
+
+KIND_OF = {"bankid": "citizen", "siths": "staff"}
+
+
+def brokers() -> dict[str, Broker]:
+    return current_app.extensions["oidc_brokers"]
+
+
+def _broker(name: str) -> Broker:
+    found = brokers().get(name)
+    if found is None:
+        abort(404)
+    return found
+
+
+def _callback_url(name: str) -> str:
+    return current_app.config["PUBLIC_BASE_URL"].rstrip("/") + url_for("auth.callback", broker=name)
+
+
+def _clock():
+    return current_app.extensions["clock"]
+
+
+def refused(reason: str, *, status: int = 403, detail: str = ""):
+    eid = error_id()
+    log.info("login refused reason=%s id=%s %s", reason, eid, detail)
+    no_store()
+    return render_template("auth/refused.html", reason=reason, error_id=eid), status
+
+
+def _login_limit() -> str:
+    return current_app.config["LOGIN_RATE_LIMIT"]
+
+
+@bp.get("/inloggning/<broker>")
+@limiter.limit(_login_limit)
+def login(broker: str):
+    b = _broker(broker)
+    if current_user.is_authenticated and current_user.kind == KIND_OF[broker]:
+        return redirect(url_for("citizen.start" if broker == "bankid" else "rehab.start"))
+    try:
+        url, pending = b.start(_callback_url(broker))
+    except LoginRefused as err:
+        return refused(err.reason, status=503, detail=err.detail)
+    session["oidc_pending"] = pending
+    no_store()
+    return redirect(url, code=303)
+
+
+@bp.get("/inloggning/<broker>/callback")
+@limiter.limit(_login_limit)
+def callback(broker: str):
+    b = _broker(broker)
+    pending = session.pop("oidc_pending", None)
+    try:
+        claims, id_token = b.finish(request.args.to_dict(), pending, _clock().timestamp())
+    except LoginRefused as err:
+        return refused(err.reason, detail=err.detail)
+    identity = b.identity(claims)
+    if broker == "bankid":
+        return _citizen_login(claims, identity, id_token)
+    return _staff_login(claims, identity, id_token)
+
+
+def _token_name(claims: dict) -> str | None:
+    if claims.get("name"):
+        return claims["name"]
+    parts = [claims.get("given_name"), claims.get("family_name")]
+    return " ".join(p for p in parts if p) or None
+
+
+def _citizen_login(claims: dict, identity: str | None, id_token: str):
+    pnr = persons.normalize(identity)
+    reason = access.citizen_refusal(pnr, _clock().today())
+    if reason:
+        return refused(reason)
+    name = _token_name(claims)
+    try:
+        person = current_app.extensions["person_service"].one(pnr)
+        if person is not None:
+            name = person.name
+    except Exception:  # the citizen is themself: the name from the ID token is enough
+        pass
+    sessions.start("citizen", pnr, name, "bankid", id_token)
+    return redirect(url_for("citizen.start"), code=303)
+
+
+def _staff_login(claims: dict, identity: str | None, id_token: str):
+    if not identity:
+        return refused("unknown_user", detail="no HSA-id claim")
+    info = hsa_lookup(db.session(), identity)
+    today = _clock().today()
+    reason = access.refusal_reason(info, today)
+    if reason:
+        return refused(reason, detail=f"hsa={identity}")
+    units = access.units_offered(info, today)
+    sessions.start("staff", info.hsa_id, info.name or _token_name(claims), "siths", id_token)
+    settings = db.session().get(UserSettings, info.hsa_id)
+    preferred = settings.default_unit_id if settings else None
+    chosen = next((u for u in units if u.unit_id == preferred), units[0] if len(units) == 1 else None)
+    if chosen:
+        sessions.set_unit(chosen.unit_id, chosen.role)
+        return redirect(url_for("rehab.start"), code=303)
+    return redirect(url_for("auth.choose_unit"), code=303)
+
+
+def _offered_units() -> list[access.UnitChoice]:
+    info = hsa_lookup(db.session(), current_user.hsa_id)
+    return access.units_offered(info, _clock().today()) if info else []
+
+
+@bp.route("/valj-vardenhet", methods=["GET", "POST"])
+@staff_required(unit=False)
+def choose_unit():
+    units = _offered_units()
+    error = None
+    if request.method == "POST":
+        wanted = request.form.get("unit")
+        chosen = next((u for u in units if u.unit_id == wanted), None)
+        if chosen:
+            sessions.set_unit(chosen.unit_id, chosen.role)
+            return redirect(safe_next(request.form.get("next")) if request.form.get("next") else url_for("rehab.start"),
+                            code=303)
+        error = "choose"
+    if not units:  # the commission ended during the session
+        sessions.end()
+        return refused("no_commission")
+    status = 400 if error else 200
+    return render_template("auth/choose_unit.html", units=units, error=error,
+                           current=current_user.unit_id, next=request.values.get("next", "")), status
+
+
+@bp.post("/logga-ut")
+def logout():
+    row = sessions.end()
+    no_store()
+    if row is None:
+        return redirect(url_for("auth.logged_out"), code=303)
+    b = brokers().get(row.broker)
+    post_logout = current_app.config["PUBLIC_BASE_URL"].rstrip("/") + url_for("auth.logged_out")
+    form = b.end_session(row.id_token, post_logout, secrets.token_urlsafe(16)) if b else None
+    if form is None:
+        return redirect(url_for("auth.logged_out"), code=303)
+    return render_template("auth/end_session.html", form=form)
+
+
+@bp.get("/utloggad")
+def logged_out():
+    no_store()
+    return render_template("auth/logged_out.html")
+
+
+@bp.get("/utloggad/inaktivitet")
+def timed_out():
+    no_store()
+    return render_template("auth/timed_out.html")
+
+
+@bp.get("/session/status")
+def session_status():
+    no_store()
+    row = sessions.current_row()
+    if row is None:
+        return jsonify(logged_in=False, remaining=0, warning=False)
+    remaining = sessions.seconds_left(row)
+    return jsonify(logged_in=True, remaining=remaining,
+                   warning=remaining <= current_app.config["SESSION_WARNING_SECONDS"])
+
+
+@bp.post("/session/forlang")
+def session_extend():
+    """Extending is any request that is not the status poll: this one just answers."""
+    no_store()
+    if sessions.current_row() is None:
+        return redirect(url_for("auth.timed_out"), code=303)
+    if request.headers.get("HX-Request") or request.accept_mimetypes.best == "application/json":
+        return "", 204
+    return redirect(safe_next(request.form.get("next")), code=303)
+
+
+def _broker_configs(app: Flask) -> list[BrokerConfig]:
+    c = app.config
+    return [
+        BrokerConfig(
+            name="bankid", discovery_url=c["CITIZEN_OIDC_DISCOVERY_URL"], client_id=c["CITIZEN_OIDC_CLIENT_ID"],
+            client_secret=c["CITIZEN_OIDC_CLIENT_SECRET"], scope=c["CITIZEN_OIDC_SCOPE"],
+            acr_values=tuple(c["CITIZEN_OIDC_ACR"]), identity_claims=tuple(c["CITIZEN_OIDC_PNR_CLAIMS"]),
+            token_auth_method=c["CITIZEN_OIDC_TOKEN_AUTH"]),
+        BrokerConfig(
+            name="siths", discovery_url=c["STAFF_OIDC_DISCOVERY_URL"], client_id=c["STAFF_OIDC_CLIENT_ID"],
+            client_secret=c["STAFF_OIDC_CLIENT_SECRET"], scope=c["STAFF_OIDC_SCOPE"],
+            acr_values=tuple(c["STAFF_OIDC_ACR"]), identity_claims=tuple(c["STAFF_OIDC_HSA_CLAIMS"]),
+            token_auth_method=c["STAFF_OIDC_TOKEN_AUTH"]),
+    ]
+
+
+def init_app(app: Flask) -> None:
+    login_manager.init_app(app)
+    login_manager.user_loader(sessions.load_user)
+    login_manager.session_protection = None  # the server-side session is the protection
+    limiter.init_app(app)
+    oauth = OAuth(app)
+    app.extensions["oidc_brokers"] = {cfg.name: Broker(oauth, cfg) for cfg in _broker_configs(app)}
+    origins = []
+    for cfg in _broker_configs(app):
+        parts = urlsplit(cfg.discovery_url)
+        origins.append(f"{parts.scheme}://{parts.netloc}")
+    app.config["CSP_FORM_ACTION_EXTRA"] = tuple(sorted(set(origins)))
+    app.register_blueprint(bp)
+
+    @app.before_request
+    def _session_check():
+        if sessions.check_request(request.endpoint) == "timed_out" and request.endpoint not in (
+                "auth.timed_out", "auth.session_status", "auth.login", "auth.callback", "main.language"):
+            if request.endpoint == "auth.logout":
+                return redirect(url_for("auth.logged_out"), code=303)
+            response = redirect(url_for("auth.timed_out"), code=303)
+            if request.headers.get("HX-Request"):
+                response.headers["HX-Redirect"] = url_for("auth.timed_out")
+            return response
+        return None
+
+    @app.context_processor
+    def _auth_context():
+        row = g.get("auth_row")
+        return {"session_warning_seconds": app.config["SESSION_WARNING_SECONDS"],
+                "session_poll_ms": app.config["SESSION_POLL_MS"], "logged_in": row is not None}
