@@ -35,7 +35,7 @@ catalogues: $(STAMP)
 
 # After changing texts: extract them and update both catalogues (then translate i18n/en).
 extract-messages: $(STAMP)
-	$(BIN)/pybabel extract -F babel.cfg -k _l -k lazy_gettext -o i18n/messages.pot --no-location --sort-output .
+	$(BIN)/pybabel extract -F babel.cfg -k _l -k lazy_gettext -k N_ -o i18n/messages.pot --no-location --sort-output .
 	$(BIN)/pybabel update -i i18n/messages.pot -d i18n -D messages --no-fuzzy-matching --ignore-obsolete
 
 # System packages: installed as root (as on CI), or named for an ordinary user to install.

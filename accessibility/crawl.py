@@ -21,11 +21,34 @@ NOT_PAGES: dict[str, str] = {
     "static": "static files",
     "main.health": "JSON health check",
     "main.language": "redirects back to the page it came from (covered: every page is crawled in both languages)",
+    "auth.login": "redirects to the broker (its login page is crawled as testbroker.authorize)",
+    "auth.callback": "the end of a login; its refusal pages are checked in accessibility/test_states.py",
+    "auth.session_status": "JSON for the idle-timeout script",
+    "testbroker.discovery": "JSON discovery document",
+    "testbroker.jwks": "JSON key set",
+}
+
+# who to log in as for the pages of an area (endpoint prefix -> demo identities)
+AREA_USERS: dict[str, tuple[str, ...]] = {
+    "citizen.": ("citizen",),
+    "rehab.": ("doctor", "coordinator"),
+    "auth.choose_unit": ("doctor",),
 }
 
 # endpoint -> function(app) returning a list of (url-values, as_user) examples
+def _broker_examples(endpoint: str) -> Callable[[Flask], list[tuple[dict, str | None]]]:
+    def examples(app: Flask) -> list[tuple[dict, str | None]]:
+        from portal.testbroker import a11y_examples
+
+        return [(values, None) for e, values in a11y_examples(app) if e == endpoint]
+
+    return examples
+
+
 EXAMPLES: dict[str, Callable[[Flask], list[tuple[dict, str | None]]]] = {
     "main.certificate_type": lambda app: [({"code": code}, None) for code in app.extensions["certificate_types"].codes()],
+    "testbroker.authorize": _broker_examples("testbroker.authorize"),
+    "testbroker.logout": _broker_examples("testbroker.logout"),
 }
 
 
@@ -52,20 +75,47 @@ def pages(app: Flask) -> list[Page]:
                 continue
             if rule.endpoint.startswith("testbroker.") and rule.endpoint in NOT_PAGES:
                 continue
+            users = next((u for prefix, u in AREA_USERS.items() if rule.endpoint.startswith(prefix)), (None,))
             if rule.arguments:
                 example = EXAMPLES.get(rule.endpoint)
                 if example is None:
                     missing.append(f"{rule.endpoint} ({rule.rule})")
                     continue
                 for values, who in example(app):
-                    found.append(Page(rule.endpoint, url_for(rule.endpoint, **values), who))
+                    for user in ((who,) if who else users):
+                        found.append(Page(rule.endpoint, url_for(rule.endpoint, **values), user))
             else:
-                found.append(Page(rule.endpoint, url_for(rule.endpoint), None))
+                for user in users:
+                    found.append(Page(rule.endpoint, url_for(rule.endpoint), user))
     if missing:
         raise MissingExample(
             "These routes take arguments and have no accessibility example; add one to accessibility/crawl.py "
             "EXAMPLES (or a reason to NOT_PAGES): " + ", ".join(missing))
     return found
+
+
+# the demo identities the crawl logs in as (broker, identity, unit to choose)
+def login_identities() -> dict[str, tuple[str, str, str | None]]:
+    from portal.domain import demo
+
+    return {
+        "citizen": ("bankid", demo.make_pnr(__import__("datetime").date(1985, 3, 14), 982), None),
+        "doctor": ("siths", demo.hsa("L001"), demo.hsa("VE10")),
+        "coordinator": ("siths", demo.hsa("R001"), None),
+    }
+
+
+def login(page, who: str) -> None:
+    """Log in through the test broker's page as one of the crawl's identities."""
+    broker, identity, unit = login_identities()[who]
+    page.goto(f"/inloggning/{broker}")
+    page.locator(f"input[name=identity][value='{identity}']").check()
+    page.locator("button[name=action][value=login]").click()
+    page.wait_for_load_state()
+    if unit and "/valj-vardenhet" in page.url:
+        page.locator(f"input[name=unit][value='{unit}']").check()
+        page.locator("form[action='/valj-vardenhet'] button[type=submit]").click()
+        page.wait_for_load_state()
 
 
 _axe = Axe()

@@ -15,18 +15,23 @@ def test_every_page_passes_axe_in_both_languages(browser, live_server, demo_app)
     found = crawl.pages(demo_app)
     assert any(p.endpoint == "main.start" for p in found)
     assert any(p.endpoint == "main.accessibility_statement" for p in found)
+    users = sorted({p.as_user for p in found}, key=str)
+    assert {"citizen", "doctor", "coordinator"} <= set(users)  # the crawl also logs in
     failures = []
     for lang in ("sv", "en"):
-        context = new_context(browser, live_server.url, lang=lang)
-        page = context.new_page()
-        for p in found:
-            response = page.goto(p.url)
-            assert response is not None and response.ok, f"{p.url} answered {response and response.status}"
-            assert page.locator("html").get_attribute("lang") == lang
-            bad = crawl.violations(page)
-            if bad:
-                failures.append(f"{p.url} [{lang}]:\n{crawl.describe(bad)}")
-        context.close()
+        for user in users:
+            context = new_context(browser, live_server.url, lang=lang)
+            page = context.new_page()
+            if user:
+                crawl.login(page, user)
+            for p in (p for p in found if p.as_user == user):
+                response = page.goto(p.url)
+                assert response is not None and response.ok, f"{p.url} as {user} answered {response and response.status}"
+                assert page.locator("html").get_attribute("lang") == lang
+                bad = crawl.violations(page)
+                if bad:
+                    failures.append(f"{p.url} [{lang}, {user or 'anonymous'}]:\n{crawl.describe(bad)}")
+            context.close()
     assert not failures, "axe violations:\n" + "\n".join(failures)
 
 

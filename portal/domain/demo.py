@@ -17,6 +17,11 @@ from . import certificate_types as ct
 from .persons import luhn_check_digit
 
 PREFIX = "TSTNMT2321000156-"
+
+
+def N_(text: str) -> str:
+    """Marks a Swedish text for translation where it is shown (the test broker's login page)."""
+    return text
 CARE = "Vård och behandling"
 
 PROVIDERS = [
@@ -75,32 +80,32 @@ class DemoStaff:
 
 
 STAFF = [
-    DemoStaff("L001", "Anna", "Berglund", "Distriktsläkare", ("Läkare",), units=("VE10", "VE20"),
-              about="Läkare på två vårdenheter (Vårdcentralen Norrby och Ortopedkliniken Demostad)."),
-    DemoStaff("L002", "Erik", "Lindqvist", "Specialistläkare", ("Läkare",), units=("VE10",),
-              about="Läkare på Vårdcentralen Norrby."),
-    DemoStaff("L003", "Sara", "Holm", "Överläkare", (), (("204010", None),), units=("VE20",),
-              about="Läkare genom befattningskod 204010, utan legitimation i katalogen."),
-    DemoStaff("L004", "Omar", "Haddad", "Överläkare", ("Läkare",), rehab_units=("VE30",), units=("VE30",),
-              about="Läkare som också är rehabkoordinator på Psykiatrimottagningen Söder."),
-    DemoStaff("L005", "Karin", "Nyström", "Företagsläkare", ("Läkare",), units=("VE40",),
-              about="Läkare på Exempelkliniken City (privat vårdgivare)."),
-    DemoStaff("L006", "Johan", "Ek", "Distriktsläkare", ("Läkare",), units=("VE50",),
-              about="Läkare på Övningsby hälsocentral."),
-    DemoStaff("L007", "Mikael", "Sund", "AT-läkare", (), (("203090", "9300005"),), units=("VE10",),
-              about="AT-läkare: befattningskod 203090 med gruppförskrivarkod 9300005."),
-    DemoStaff("L008", "Greta", "Stål", "Läkare", ("Läkare",), units=("VE10",), expired_units=("VE20",),
-              about="Läkare vars uppdrag på Ortopedkliniken har gått ut."),
-    DemoStaff("R001", "Lena", "Forsberg", "Rehabkoordinator", (), (), rehab_units=("VE10",), units=("VE10",),
-              about="Rehabkoordinator på Vårdcentralen Norrby."),
-    DemoStaff("R002", "Maria", "Öberg", "Rehabkoordinator", (), (), rehab_units=("VE20",), units=("VE20", "VE30"),
-              about="Rehabkoordinator på Ortopedkliniken; uppdrag utan rehabroll på Psykiatrimottagningen."),
-    DemoStaff("R003", "Per", "Åkesson", "Rehabkoordinator", (), (), rehab_units=("VE40",), units=("VE40",),
-              about="Rehabkoordinator på Exempelkliniken City."),
-    DemoStaff("S001", "Eva", "Sjöberg", "Sjuksköterska", ("Sjuksköterska",), units=("VE10",),
-              about="Sjuksköterska: uppdrag men ingen roll i Rehabstöd."),
-    DemoStaff("N001", "Nils", "Utanuppdrag", "Läkare", ("Läkare",), other_commissions=(("VE10", "Administration"),),
-              about="Läkare utan medarbetaruppdrag för vård och behandling."),
+    DemoStaff("L001", "Anna", "Berglund", N_("Distriktsläkare"), ("Läkare",), units=("VE10", "VE20"),
+              about=N_("Läkare på två vårdenheter (Vårdcentralen Norrby och Ortopedkliniken Demostad).")),
+    DemoStaff("L002", "Erik", "Lindqvist", N_("Specialistläkare"), ("Läkare",), units=("VE10",),
+              about=N_("Läkare på Vårdcentralen Norrby.")),
+    DemoStaff("L003", "Sara", "Holm", N_("Överläkare"), (), (("204010", None),), units=("VE20",),
+              about=N_("Läkare genom befattningskod 204010, utan legitimation i katalogen.")),
+    DemoStaff("L004", "Omar", "Haddad", N_("Överläkare"), ("Läkare",), rehab_units=("VE30",), units=("VE30",),
+              about=N_("Läkare som också är rehabkoordinator på Psykiatrimottagningen Söder.")),
+    DemoStaff("L005", "Karin", "Nyström", N_("Företagsläkare"), ("Läkare",), units=("VE40",),
+              about=N_("Läkare på Exempelkliniken City (privat vårdgivare).")),
+    DemoStaff("L006", "Johan", "Ek", N_("Distriktsläkare"), ("Läkare",), units=("VE50",),
+              about=N_("Läkare på Övningsby hälsocentral.")),
+    DemoStaff("L007", "Mikael", "Sund", N_("AT-läkare"), (), (("203090", "9300005"),), units=("VE10",),
+              about=N_("AT-läkare: befattningskod 203090 med gruppförskrivarkod 9300005.")),
+    DemoStaff("L008", "Greta", "Stål", N_("Läkare"), ("Läkare",), units=("VE10",), expired_units=("VE20",),
+              about=N_("Läkare vars uppdrag på Ortopedkliniken har gått ut.")),
+    DemoStaff("R001", "Lena", "Forsberg", N_("Rehabkoordinator"), (), (), rehab_units=("VE10",), units=("VE10",),
+              about=N_("Rehabkoordinator på Vårdcentralen Norrby.")),
+    DemoStaff("R002", "Maria", "Öberg", N_("Rehabkoordinator"), (), (), rehab_units=("VE20",), units=("VE20", "VE30"),
+              about=N_("Rehabkoordinator på Ortopedkliniken; uppdrag utan rehabroll på Psykiatrimottagningen.")),
+    DemoStaff("R003", "Per", "Åkesson", N_("Rehabkoordinator"), (), (), rehab_units=("VE40",), units=("VE40",),
+              about=N_("Rehabkoordinator på Exempelkliniken City.")),
+    DemoStaff("S001", "Eva", "Sjöberg", N_("Sjuksköterska"), ("Sjuksköterska",), units=("VE10",),
+              about=N_("Sjuksköterska: uppdrag men ingen roll i Rehabstöd.")),
+    DemoStaff("N001", "Nils", "Utanuppdrag", N_("Läkare"), ("Läkare",), other_commissions=(("VE10", "Administration"),),
+              about=N_("Läkare utan medarbetaruppdrag för vård och behandling.")),
 ]
 DOCTORS_BY_UNIT: dict[str, list[str]] = {}
 for _s in STAFF:
@@ -513,14 +518,14 @@ class DemoCitizen:
 def demo_citizens(today: date) -> list[DemoCitizen]:
     return [
         DemoCitizen("ordinary", "Tolva", "Demosson", date(1985, 3, 14), 982,
-                    "Vanlig invånare med många intyg av olika typer, några skickade och ett ersatt."),
+                    N_("Vanlig invånare med många intyg av olika typer, några skickade och ett ersatt.")),
         DemoCitizen("protected", "Skyddad", "Identitetsson", date(1979, 9, 2), 987,
-                    "Skyddade personuppgifter (sekretessmarkering).", protected=True),
-        DemoCitizen("child", "Lilla", "Demosson", date(today.year - 12, 5, 20), 984, "Under 16 år: får inte logga in."),
+                    N_("Skyddade personuppgifter (sekretessmarkering)."), protected=True),
+        DemoCitizen("child", "Lilla", "Demosson", date(today.year - 12, 5, 20), 984, N_("Under 16 år: får inte logga in.")),
         DemoCitizen("validation", "Validera", "Produktionsson", date(1990, 1, 1), 998,
-                    "Valideringsperson: används för att kontrollera produktionen.", validation_person=True),
-        DemoCitizen("deceased", "Avliden", "Demosson", date(1941, 11, 30), 981, "Avliden.", deceased=True),
-        DemoCitizen("new", "Nyanländ", "Utanintyg", date(2001, 7, 7), 986, "Invånare utan intyg."),
+                    N_("Valideringsperson: används för att kontrollera produktionen."), validation_person=True),
+        DemoCitizen("deceased", "Avliden", "Demosson", date(1941, 11, 30), 981, N_("Avliden."), deceased=True),
+        DemoCitizen("new", "Nyanländ", "Utanintyg", date(2001, 7, 7), 986, N_("Invånare utan intyg.")),
     ]
 
 

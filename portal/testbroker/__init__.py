@@ -20,10 +20,13 @@ empty by default, read each time an ID token is issued:
 """
 from __future__ import annotations
 
+from datetime import date
+
+from authlib.oauth2 import OAuth2Error
+from authlib.oauth2.rfc6749 import InvalidRequestError
+from authlib.oauth2.rfc7636 import create_s256_code_challenge
 from flask import Blueprint, Flask, current_app, jsonify, render_template, request
 from flask_babel import gettext as _
-from authlib.oauth2 import OAuth2Error
-from authlib.oauth2.rfc7636 import create_s256_code_challenge
 
 from .. import security
 from ..domain.demo import hsa
@@ -71,7 +74,7 @@ def provider(idp: str) -> Provider:
     return current_app.extensions["testbroker"].providers[idp]
 
 
-def today():
+def today() -> date:
     return current_app.extensions["clock"].today()
 
 
@@ -91,9 +94,9 @@ def jwks(idp: str):
 def authorize(idp: str):
     server = provider(idp)
     try:
-        server.get_consent_grant(end_user=None)
+        consent_grant(server)
     except OAuth2Error as error:
-        return refuse(error)
+        return refuse(server, error)
     return login_page(idp, request.args)
 
 
@@ -102,15 +105,27 @@ def authorize_submit(idp: str):
     """The login form: the parameters are validated again, then a code (or access_denied) is sent back."""
     server = provider(idp)
     try:
-        grant = server.get_consent_grant(end_user=None)
+        grant = consent_grant(server)
     except OAuth2Error as error:
-        return refuse(error)
-    if request.form.get("action") == "cancel":
+        return refuse(server, error)
+    form = request.form
+    if form.get("action") == "cancel":
         return server.create_authorization_response(grant=grant, grant_user=None)
-    user = identities.chosen(idp, request.form.get("identity"), request.form.get("other_value"), today())
-    if isinstance(user, str):
-        return login_page(idp, request.form, error_field=user), 400
+    user = identities.chosen(idp, form.get("identity"), form.get("other_value"), today())
+    if user is None:
+        field = "other-value" if form.get("identity") == identities.OTHER else "identity-1"
+        return login_page(idp, form, error_field=field), 400
     return server.create_authorization_response(grant=grant, grant_user=user)
+
+
+def consent_grant(server: Provider):
+    """Authlib's validation of the authorization request (the GET, or the login form's POST)."""
+    try:
+        return server.get_consent_grant(end_user=None)
+    except ValueError as error:  # Authlib cannot quote a value with characters RFC 6749 bans in errors
+        if "forbidden characters" not in str(error):
+            raise
+        raise InvalidRequestError("The request has characters that are not allowed.") from error
 
 
 @bp.post(f"/{IDP}/token")
@@ -140,10 +155,10 @@ security.csrf.exempt(logout)  # the client's own page posts here, without our CS
 
 # --- pages ----------------------------------------------------------------------------------------
 
-def refuse(error: OAuth2Error):
+def refuse(server: Provider, error: OAuth2Error):
     """Back to the client with error= when its redirect_uri is known good; otherwise a page."""
     if error.redirect_uri:
-        return provider(request.view_args["idp"]).handle_error_response(None, error)
+        return server.handle_error_response(None, error)
     return render_template("testbroker/error.html", description=error.description or error.error), 400
 
 

@@ -52,12 +52,12 @@ def claims(idp: str, value: str, given: str | None = None, family: str | None = 
     return out
 
 
-def chosen(idp: str, identity: str | None, other_value: str | None, today: date) -> dict | str:
-    """The claims for the login form's choice, or the name of the field that needs fixing."""
+def chosen(idp: str, identity: str | None, other_value: str | None, today: date) -> dict | None:
+    """The claims for the login form's choice; None when nothing usable was chosen or typed."""
     if identity == OTHER:
         typed = (other_value or "").strip()
-        return claims(idp, typed) if typed else "other-value"
+        return claims(idp, typed) if typed else None
     for choice in choices(idp, today):
         if choice.value == identity:
             return claims(idp, choice.value, choice.given, choice.family)
-    return "identity-1"
+    return None

@@ -273,7 +273,6 @@ class Provider(AuthorizationServer):
             "end_session_endpoint": f"{base}/logout",
             "scopes_supported": list(self.idp.scopes),
             "response_types_supported": ["code"],
-            "response_modes_supported": ["query"],
             "grant_types_supported": ["authorization_code"],
             "subject_types_supported": ["public"],
             "id_token_signing_alg_values_supported": ["RS256"],
@@ -282,9 +281,6 @@ class Provider(AuthorizationServer):
             "acr_values_supported": [self.idp.acr],
             "claims_supported": list(self.idp.claims),
             "ui_locales_supported": ["sv", "en"],
-            "claims_parameter_supported": False,
-            "request_parameter_supported": False,
-            "request_uri_parameter_supported": False,
         }
 
 

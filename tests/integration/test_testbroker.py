@@ -13,7 +13,7 @@ from authlib.oauth2.rfc7636 import create_s256_code_challenge
 from authlib.oidc.discovery import OpenIDProviderMetadata
 from flask import url_for
 from joserfc import jwt
-from joserfc.errors import BadSignatureError
+from joserfc.errors import BadSignatureError, InvalidKeyIdError
 from joserfc.jwk import KeySet
 
 from conftest import NOW, make_test_app
@@ -163,14 +163,15 @@ def test_login_page_lists_the_demo_citizens_with_what_makes_each_interesting(cli
     assert '<h1 class="app-heading-xl">Logga in med BankID</h1>' in page
     assert "Det här är en testinloggning för utveckling och demonstration." in page
     assert "<legend" in page and "Välj testperson" in page
-    assert "Tolva Demosson" in page and "19850314-9828" in page
+    assert "Tolva Demosson" in page and '<span class="app-broker__id">19850314-9828</span>' in page
     assert "Skyddade personuppgifter (sekretessmarkering)." in page
     assert "Under 16 år: får inte logga in." in page
     assert "Valideringsperson: används för att kontrollera produktionen." in page
     first = re.search(r'<input class="app-broker__radio"[^>]*>', page).group(0)
     assert 'value="198503149828"' in first and "checked" in first and 'aria-describedby="identity-1-about"' in first
     assert 'id="identity-1-about">Vanlig invånare med många intyg' in page
-    assert 'value="other"' in page and '<label class="app-broker__input-label" for="other-value">Personnummer (12 siffror)' in page
+    assert 'value="other"' in page
+    assert '<label class="app-broker__input-label" for="other-value">Personnummer (12 siffror)' in page
     assert 'name="action" value="cancel">Avbryt</button>' in page and ">Logga in</button>" in page
     assert 'name="csrf_token"' in page
     assert hidden_fields(page)["code_challenge"] == params["code_challenge"]
@@ -181,7 +182,8 @@ def test_login_page_lists_the_demo_staff_with_title_hsa_id_and_about(client):
     params, _ = auth_request("siths")
     page = client.get("/testbroker/siths/authorize", query_string=params).get_data(as_text=True)
     assert "Logga in med SITHS-kort" in page
-    assert "Anna Berglund" in page and "Distriktsläkare, TSTNMT2321000156-L001" in page
+    assert "Anna Berglund" in page
+    assert 'Distriktsläkare, <span class="app-broker__id">TSTNMT2321000156-L001</span>' in page
     assert "Rehabkoordinator på Vårdcentralen Norrby." in page
     assert "Läkare utan medarbetaruppdrag för vård och behandling." in page
     assert 'for="other-value">HSA-id</label>' in page
@@ -199,7 +201,7 @@ def test_login_page_in_english(client):
     params, _ = auth_request("siths")
     page = client.get("/testbroker/siths/authorize", query_string=params).get_data(as_text=True)
     assert "Log in with a SITHS card" in page
-    assert "District physician, TSTNMT2321000156-L001" in page
+    assert 'District physician, <span class="app-broker__id">TSTNMT2321000156-L001</span>' in page
     assert "Rehab coordinator at Vårdcentralen Norrby." in page
 
 
@@ -245,6 +247,19 @@ def test_a_request_without_state_goes_back_with_an_error(client):
     assert back["error"] == "invalid_request" and "state" not in back
 
 
+def test_request_values_are_escaped_on_the_pages(client):
+    evil = '"><script>alert(1)</script>'
+    params, _ = auth_request("bankid", state=evil)
+    page = client.get("/testbroker/bankid/authorize", query_string=params).get_data(as_text=True)
+    assert "<script>alert" not in page and hidden_fields(page)["state"] == evil
+    for override in ({"redirect_uri": f"https://evil.example/{evil}"}, {"response_type": evil},
+                     {"redirect_uri": "https://exämple.se/callback"}):
+        params, _ = auth_request("bankid", **override)
+        response = client.get("/testbroker/bankid/authorize", query_string=params)
+        assert response.status_code == 400 and "Location" not in response.headers
+        assert "<script>alert" not in response.get_data(as_text=True)
+
+
 def test_the_form_is_validated_again_when_posted(client):
     params, _ = auth_request("bankid")
     response = submit(client, "bankid", params, identity=ORDINARY, redirect_uri="https://evil.example/callback")
@@ -276,8 +291,8 @@ def test_full_flow_gives_a_signed_id_token_with_the_citizens_personnummer(client
     assert claims["nonce"] == params["nonce"]
     assert claims["acr"] == "http://id.elegnamnden.se/loa/1.0/loa3"
     assert claims[PNR] == ORDINARY and COORDINATION not in claims
-    assert claims["given_name"] == "Tolva" and claims["family_name"] == "Demosson" and claims["name"] == "Tolva Demosson"
-    assert claims["iat"] == claims["auth_time"] == now == int(NOW.replace(tzinfo=ZoneInfo("Europe/Stockholm")).timestamp())
+    assert (claims["given_name"], claims["family_name"], claims["name"]) == ("Tolva", "Demosson", "Tolva Demosson")
+    assert claims["iat"] == claims["auth_time"] == now == NOW.replace(tzinfo=ZoneInfo("Europe/Stockholm")).timestamp()
     assert claims["exp"] == now + 300
     assert len(claims["sub"]) == 64 and ORDINARY not in claims["sub"]
 
@@ -301,7 +316,7 @@ def test_full_flow_for_staff_gives_the_hsa_id(client):
 
 def test_a_token_from_one_issuer_does_not_verify_against_the_other(client):
     id_token, _ = id_token_of(client, "siths", DOCTOR)
-    with pytest.raises(Exception):
+    with pytest.raises(InvalidKeyIdError):
         verified_claims(client, "bankid", id_token)
 
 
@@ -382,7 +397,8 @@ def test_a_typed_hsa_id_is_passed_on(client):
     assert verified_claims(client, "siths", id_token)["employeeHsaId"] == "SE-UNKNOWN-1"
 
 
-@pytest.mark.parametrize("idp, message", [("bankid", "Skriv ett personnummer med 12 siffror"), ("siths", "Skriv ett HSA-id")])
+@pytest.mark.parametrize("idp, message", [("bankid", "Skriv ett personnummer med 12 siffror"),
+                                          ("siths", "Skriv ett HSA-id")])
 def test_another_person_without_a_value_shows_the_error_and_issues_nothing(client, idp, message):
     params, _ = auth_request(idp)
     response = submit(client, idp, params, identity="other", other_value="  ")
@@ -400,7 +416,8 @@ def test_another_person_without_a_value_shows_the_error_and_issues_nothing(clien
 def test_an_unknown_choice_is_refused(client):
     params, _ = auth_request("bankid")
     response = submit(client, "bankid", params, identity="191212121212")
-    assert response.status_code == 400 and '<a href="#identity-1">Välj en testperson</a>' in response.get_data(as_text=True)
+    assert response.status_code == 400
+    assert '<a href="#identity-1">Välj en testperson</a>' in response.get_data(as_text=True)
 
 
 def test_cancel_goes_back_with_access_denied(client):
