@@ -7,10 +7,6 @@ and PORTAL_REQUIRE_POSTGRES is unset; `make test` sets it, so CI fails rather th
 from __future__ import annotations
 
 import os
-import shutil
-import socket
-import subprocess
-import tempfile
 import threading
 from datetime import datetime
 from pathlib import Path
@@ -21,57 +17,13 @@ from sqlalchemy import text
 from portal import create_app, db
 from portal.adapters.clock import FixedClock
 from portal.models import Base
+from tests.pgcluster import ThrowawayPostgres, free_port
 
 ROOT = Path(__file__).resolve().parent
 NOW = datetime(2026, 11, 23, 10, 0, 0)
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 # --- PostgreSQL ------------------------------------------------------------------------------
-
-def _pg_bin() -> Path | None:
-    for version in ("17", "16", "15"):
-        p = Path(f"/usr/lib/postgresql/{version}/bin")
-        if (p / "initdb").exists():
-            return p
-    return None
-
-
-class ThrowawayPostgres:
-    def __init__(self) -> None:
-        self.bin = _pg_bin()
-        self.dir = Path(tempfile.mkdtemp(prefix="portal-pg-"))
-        self.port = free_port()
-        self.as_root = os.geteuid() == 0
-
-    def _run(self, *args: str) -> None:
-        cmd = list(args)
-        if self.as_root:
-            cmd = ["runuser", "-u", "postgres", "--"] + cmd
-        subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-
-    def start(self) -> str:
-        if self.as_root:
-            shutil.chown(self.dir, "postgres", "postgres")
-        data = self.dir / "data"
-        self._run(str(self.bin / "initdb"), "-D", str(data), "-U", "postgres", "--auth=trust", "--no-sync",
-                  "-E", "UTF8", "--locale=C.UTF-8")
-        self._run(str(self.bin / "pg_ctl"), "-D", str(data), "-l", str(self.dir / "log"), "-w", "start", "-o",
-                  f"-c listen_addresses=127.0.0.1 -p {self.port} -k {self.dir} -c fsync=off "
-                  "-c synchronous_commit=off -c full_page_writes=off")
-        self._run(str(self.bin / "createdb"), "-h", "127.0.0.1", "-p", str(self.port), "-U", "postgres", "portal")
-        return f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/portal"
-
-    def stop(self) -> None:
-        try:
-            self._run(str(self.bin / "pg_ctl"), "-D", str(self.dir / "data"), "-m", "immediate", "-w", "stop")
-        finally:
-            shutil.rmtree(self.dir, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")

@@ -108,6 +108,10 @@ def login_identities() -> dict[str, tuple[str, str, str | None]]:
 def login(page, who: str) -> None:
     """Log in through the test broker's page as one of the crawl's identities."""
     broker, identity, unit = login_identities()[who]
+    keep = [c for c in page.context.cookies() if c["name"] == "lang"]
+    page.context.clear_cookies()  # start from a fresh session, whoever was logged in before
+    if keep:
+        page.context.add_cookies(keep)
     page.goto(f"/inloggning/{broker}")
     page.locator(f"input[name=identity][value='{identity}']").check()
     page.locator("button[name=action][value=login]").click()

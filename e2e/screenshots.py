@@ -1,6 +1,8 @@
 """Screenshots of pages at phone (390 px) and desktop (1280 px) width, in both languages.
 
-    .venv/bin/python -m e2e.screenshots [PATH ...]      (default: the public pages)
+    .venv/bin/python -m e2e.screenshots [[USER:]PATH ...]   (default: the public pages)
+
+USER is citizen, doctor or coordinator: the script logs in through the test broker first.
 
 Writes PNGs to screenshots/ (not committed). Starts its own server on the demo data.
 """
@@ -12,6 +14,7 @@ from pathlib import Path
 
 from playwright.sync_api import sync_playwright
 
+from accessibility import crawl
 from conftest import CHROMIUM, CHROMIUM_ARGS, LiveServer, free_port, load_demo, make_test_app, new_context
 
 OUT = Path(__file__).resolve().parent.parent / "screenshots"
@@ -29,9 +32,14 @@ def main(paths: list[str]) -> None:
             for width in (390, 1280):
                 context = new_context(browser, server.url, lang=lang, width=width, height=844 if width == 390 else 900)
                 page = context.new_page()
+                logged_in = None
                 for path in paths:
+                    who, _, path = path.rpartition(":") if ":" in path and not path.startswith("/testbroker") else ("", "", path)
+                    if who and who != logged_in:
+                        crawl.login(page, who)
+                        logged_in = who
                     page.goto(path)
-                    name = path.strip("/").replace("/", "_") or "start"
+                    name = (who + "_" if who else "") + (path.strip("/").replace("/", "_").split("?")[0] or "start")
                     file = OUT / f"{name}-{lang}-{width}.png"
                     page.screenshot(path=str(file), full_page=True)
                     print(file)
