@@ -267,3 +267,30 @@ class PortalBrowser:
 
     def logged_in(self) -> bool:
         return self.get("/session/status").json()["logged_in"]
+
+
+def session_login(client, app, kind: str, subject: str, *, unit_id: str | None = None, role: str | None = None,
+                  name: str | None = None) -> None:
+    """Log a test client in directly (the login flow itself is tested in tests/integration/test_login.py)."""
+    import secrets
+
+    from portal.auth import sessions
+    from portal.models import AuthSession
+
+    sid = secrets.token_urlsafe(32)
+    now = app.extensions["clock"].now()
+    with db.new_session(app) as s:
+        s.add(AuthSession(sid_hash=sessions._hash(sid), kind=kind, subject=subject, display_name=name, unit_id=unit_id,
+                          role=role, broker="bankid" if kind == "citizen" else "siths", id_token=None, created_at=now,
+                          last_activity_at=now))
+        s.commit()
+    with client.session_transaction() as sess:
+        sess["_user_id"] = sid
+        sess["_fresh"] = True
+
+
+@pytest.fixture
+def demo(app):
+    """The app fixture (SQLite and PostgreSQL) with the small demo data set loaded."""
+    load_demo(app)
+    return app

@@ -26,6 +26,7 @@ NOT_PAGES: dict[str, str] = {
     "auth.session_status": "JSON for the idle-timeout script",
     "testbroker.discovery": "JSON discovery document",
     "testbroker.jwks": "JSON key set",
+    "citizen.download": "PDF files (their text is checked in tests/integration/test_pdf.py and e2e)",
 }
 
 # who to log in as for the pages of an area (endpoint prefix -> demo identities)
@@ -45,7 +46,44 @@ def _broker_examples(endpoint: str) -> Callable[[Flask], list[tuple[dict, str | 
     return examples
 
 
+def _citizen_certificates(app: Flask) -> list[tuple[dict, str | None]]:
+    """The crawl citizen's certificates: one of each type they have, and a replaced one."""
+    from portal import db
+    from portal.domain import certificates as rules
+    from portal.repository import certificates as store
+
+    pnr = login_identities()["citizen"][1]
+    registry = app.extensions["certificate_types"]
+    with app.app_context():
+        certs = [c for c in store.for_patient(db.session(), pnr) if rules.visible_to_citizen(registry, c)]
+    picked: dict[str, str] = {}
+    for c in certs:
+        picked.setdefault(c.type_code, c.id)
+        if c.replaced_by:
+            picked.setdefault("replaced", c.id)
+    return [({"certificate_id": cid}, "citizen") for cid in picked.values()]
+
+
+def _citizen_sendable(app: Flask) -> list[tuple[dict, str | None]]:
+    from portal import db
+    from portal.repository import certificates as store
+
+    pnr = login_identities()["citizen"][1]
+    registry = app.extensions["certificate_types"]
+    with app.app_context():
+        certs = store.for_patient(db.session(), pnr)
+    out = []
+    for code in ("FK7804", "TSTRK1007", "AG7804"):
+        cert = next((c for c in certs if c.type_code == code and not c.replaced_by and c.revoked_at is None
+                     and not c.sends), None)
+        if cert and registry[code]:
+            out.append(({"certificate_id": cert.id}, "citizen"))
+    return out
+
+
 EXAMPLES: dict[str, Callable[[Flask], list[tuple[dict, str | None]]]] = {
+    "citizen.read": _citizen_certificates,
+    "citizen.send": _citizen_sendable,
     "main.certificate_type": lambda app: [({"code": code}, None) for code in app.extensions["certificate_types"].codes()],
     "testbroker.authorize": _broker_examples("testbroker.authorize"),
     "testbroker.logout": _broker_examples("testbroker.logout"),

@@ -20,6 +20,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -163,6 +164,12 @@ class Send(Base):
     __table_args__ = (
         Index("ix_sends_due", "state", "next_attempt_at"),
         Index("ix_sends_certificate", "certificate_id", "recipient"),
+        # At most one live (pending or delivered) send of a certificate to a recipient: two racing
+        # requests cannot both win, and a FAILED send does not block a new one. Answers (kind ANSWER)
+        # are many per certificate, so the rule is for kind CERTIFICATE only.
+        Index("ux_sends_live", "certificate_id", "recipient", "kind", unique=True,
+              sqlite_where=text("kind = 'CERTIFICATE' AND state IN ('PENDING', 'DELIVERED')"),
+              postgresql_where=text("kind = 'CERTIFICATE' AND state IN ('PENDING', 'DELIVERED')")),
     )
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     certificate_id: Mapped[str] = mapped_column(ForeignKey("certificates.id"))
@@ -178,6 +185,19 @@ class Send(Base):
     delivered_at: Mapped[datetime | None] = mapped_column(DateTime)
     failed_at: Mapped[datetime | None] = mapped_column(DateTime)
     last_error: Mapped[str | None] = mapped_column(String(500))
+
+
+class SimDelivery(Base):
+    """What the recipient simulator (development and tests only) has received: one row per
+    idempotency key, so a repeated delivery is acknowledged without a second record."""
+
+    __tablename__ = "sim_deliveries"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    recipient: Mapped[str] = mapped_column(String(20))
+    idempotency_key: Mapped[str] = mapped_column(String(64), unique=True)
+    certificate_id: Mapped[str | None] = mapped_column(String(64), index=True)
+    payload: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    received_at: Mapped[datetime] = mapped_column(DateTime)
 
 
 class CertificateEvent(Base):

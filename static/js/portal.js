@@ -99,6 +99,9 @@
   document.addEventListener("DOMContentLoaded", function () {
     var focus = document.querySelector(".app-error-summary[data-app-focus]");
     if (focus) { focus.focus(); }
+    Array.prototype.forEach.call(document.querySelectorAll("[data-app-print]"), function (button) {
+      button.addEventListener("click", function () { window.print(); });
+    });
     var auto = document.querySelector("form[data-app-autosubmit]");
     if (auto) { auto.submit(); }
     sessionWatch();

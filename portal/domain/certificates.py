@@ -1,0 +1,198 @@
+"""Mina intyg's rules: which certificates a citizen sees, how the list is filtered and sorted, the
+badges and the events. Pure: takes plain data (CertificateView), returns plain data.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from typing import Iterable
+
+from . import certificate_types as ct
+
+NEW_DAYS = 14  # "Nytt": signed in the last 14 days
+
+
+@dataclass(frozen=True)
+class SendView:
+    recipient: str
+    state: str  # PENDING | DELIVERED | FAILED
+    requested_at: datetime
+    delivered_at: datetime | None = None
+    failed_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class EventView:
+    kind: str  # ARCHIVED | RESTORED | SENT | REPLACED | REPLACES | SEND_REQUESTED | SEND_FAILED | COMPLEMENTED
+    at: datetime
+    recipient: str | None = None
+
+
+@dataclass(frozen=True)
+class CertificateView:
+    """Everything the citizen pages, the PDF and the rules need to know about one certificate."""
+
+    id: str
+    type_code: str
+    type_version: str
+    patient_pnr: str
+    signed_at: datetime
+    content: dict
+    unit_id: str
+    unit_name: str
+    provider_name: str
+    staff_name: str
+    unit_address: str | None = None
+    unit_postal_code: str | None = None
+    unit_city: str | None = None
+    unit_phone: str | None = None
+    revoked_at: datetime | None = None
+    replaced_by: str | None = None  # a newer, not revoked certificate that replaces this one
+    replaced_at: datetime | None = None
+    replaces: str | None = None  # the older certificate this one replaces
+    sends: tuple[SendView, ...] = ()
+    archived: bool = False
+    events: tuple[EventView, ...] = ()
+
+    def send_to(self, recipient: str | None) -> SendView | None:
+        """The live (pending or delivered) send to a recipient, if any."""
+        for s in self.sends:
+            if s.recipient == recipient and s.state in ("PENDING", "DELIVERED"):
+                return s
+        return None
+
+    @property
+    def delivered_to(self) -> list[str]:
+        return [s.recipient for s in self.sends if s.state == "DELIVERED"]
+
+    @property
+    def sent(self) -> bool:
+        return any(s.state == "DELIVERED" for s in self.sends)
+
+
+def visible_to_citizen(registry: ct.Registry, cert: CertificateView) -> bool:
+    """Never revoked ones, never the types hidden from citizens (DB, DOI, FK7472)."""
+    ctype = registry.get(cert.type_code)
+    return cert.revoked_at is None and ctype is not None and ctype.citizen_visible
+
+
+def is_new(cert: CertificateView, today: date) -> bool:
+    return cert.signed_at.date() > today - timedelta(days=NEW_DAYS)
+
+
+def badges(cert: CertificateView, today: date) -> list[str]:
+    """"Nytt", "Skickat", "Ersatt" as codes: NEW, SENT, SENDING, REPLACED."""
+    out = []
+    if is_new(cert, today):
+        out.append("NEW")
+    if cert.sent:
+        out.append("SENT")
+    elif any(s.state == "PENDING" for s in cert.sends):
+        out.append("SENDING")
+    if cert.replaced_by:
+        out.append("REPLACED")
+    return out
+
+
+@dataclass(frozen=True)
+class Filters:
+    """The list's filters: several values each; empty = no filter. Lives in the URL (GET form)."""
+
+    types: tuple[str, ...] = ()
+    units: tuple[str, ...] = ()
+    years: tuple[int, ...] = ()
+    sent: tuple[str, ...] = ()  # "yes" and/or "no"
+    sort: str = "newest"  # newest | oldest
+
+    @property
+    def active(self) -> bool:
+        return bool(self.types or self.units or self.years or self.sent)
+
+    def as_query(self) -> list[tuple[str, str]]:
+        q = [("typ", t) for t in self.types] + [("enhet", u) for u in self.units]
+        q += [("ar", str(y)) for y in self.years] + [("skickat", s) for s in self.sent]
+        if self.sort != "newest":
+            q.append(("sortering", self.sort))
+        return q
+
+
+def parse_filters(args: dict[str, list[str]], choices: "FilterChoices") -> Filters:
+    """Read the filters from query parameters; values that are not offered are dropped (never an error)."""
+    def pick(name: str, allowed: Iterable) -> tuple:
+        allowed = list(allowed)
+        return tuple(v for v in dict.fromkeys(args.get(name, [])) if v in allowed)
+
+    years = tuple(int(y) for y in pick("ar", [str(y) for y in choices.years]))
+    sort = (args.get("sortering") or ["newest"])[0]
+    return Filters(types=pick("typ", [t for t, _ in choices.types]), units=pick("enhet", [u for u, _ in choices.units]),
+                   years=years, sent=pick("skickat", ["yes", "no"]), sort=sort if sort in ("newest", "oldest") else "newest")
+
+
+@dataclass(frozen=True)
+class FilterChoices:
+    types: tuple[tuple[str, str], ...] = ()  # (code, name)
+    units: tuple[tuple[str, str], ...] = ()  # (id, name)
+    years: tuple[int, ...] = ()
+
+
+def filter_choices(certs: list[CertificateView], type_name) -> FilterChoices:
+    """What the filters offer: only values that occur among the citizen's own certificates."""
+    types = sorted({(c.type_code, type_name(c.type_code)) for c in certs}, key=lambda t: t[1])
+    units = sorted({(c.unit_id, c.unit_name) for c in certs}, key=lambda u: u[1])
+    years = tuple(sorted({c.signed_at.year for c in certs}, reverse=True))
+    return FilterChoices(tuple(types), tuple(units), years)
+
+
+def apply_filters(certs: list[CertificateView], f: Filters) -> list[CertificateView]:
+    out = [c for c in certs
+           if (not f.types or c.type_code in f.types)
+           and (not f.units or c.unit_id in f.units)
+           and (not f.years or c.signed_at.year in f.years)
+           and (not f.sent or ("yes" if c.sent else "no") in f.sent)]
+    return sorted(out, key=lambda c: (c.signed_at, c.id), reverse=f.sort != "oldest")
+
+
+@dataclass
+class ListResult:
+    shown: list[CertificateView] = field(default_factory=list)
+    total: int = 0
+    choices: FilterChoices = field(default_factory=FilterChoices)
+
+
+def citizen_list(registry: ct.Registry, certs: list[CertificateView], f: Filters, *, archived: bool,
+                 type_name) -> ListResult:
+    """The main list (archived=False) or the archive view: visible certificates, filtered and sorted."""
+    mine = [c for c in certs if visible_to_citizen(registry, c) and c.archived == archived]
+    return ListResult(shown=apply_filters(mine, f), total=len(mine), choices=filter_choices(mine, type_name))
+
+
+def summary_line(ctype: ct.CertificateType, cert: CertificateView) -> tuple[str, object] | None:
+    """What a list item says about the certificate: its sick-leave period, or its main purpose."""
+    span = ct.sick_leave_span(ctype, cert.content)
+    if span:
+        return ("period", span)
+    q = ctype.with_role("purpose")
+    if q is not None and cert.content.get(q.id) not in (None, "", []):
+        return ("purpose", (q, cert.content[q.id]))
+    q = ctype.first_of_kind("date_range")
+    if q is not None and cert.content.get(q.id):
+        r = cert.content[q.id]
+        return ("period", (date.fromisoformat(r["start"]), date.fromisoformat(r["end"])))
+    return None
+
+
+def events(cert: CertificateView) -> list[EventView]:
+    """The certificate's events for the citizen, newest first."""
+    out = list(cert.events)
+    for s in cert.sends:
+        if s.state == "DELIVERED" and s.delivered_at:
+            out.append(EventView("SENT", s.delivered_at, s.recipient))
+        elif s.state == "PENDING":
+            out.append(EventView("SEND_REQUESTED", s.requested_at, s.recipient))
+        elif s.state == "FAILED" and s.failed_at:
+            out.append(EventView("SEND_FAILED", s.failed_at, s.recipient))
+    if cert.replaced_by and cert.replaced_at:
+        out.append(EventView("REPLACED", cert.replaced_at))
+    if cert.replaces:
+        out.append(EventView("REPLACES", cert.signed_at))
+    return sorted(out, key=lambda e: e.at, reverse=True)

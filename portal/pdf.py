@@ -1,0 +1,286 @@
+"""Certificate PDFs: the variants a citizen can download, rendering with WeasyPrint, and a file cache.
+
+No routes and nothing DB-related: the citizen blueprint builds the CertificateView and calls
+`cached_pdf(app, ctype, cert, variant, lang)` (or `render_pdf` inside an app/request context).
+The PDF is `templates/pdf/certificate.html`, which shows the certificate body with the one shared
+renderer (`templates/certificates/_render.html`), leaving out the questions `hidden_questions` names.
+
+Variants:
+- "full": the whole certificate (every type).
+- "employer" (types with `employer_copy`: AG7804, AG1-14): the whole certificate, titled as the
+  copy for the employer, diagnosis shown.
+- "employer_no_diagnosis" (same types): as "employer", with the diagnosis left out at the patient's
+  request.
+- "periods" (FK7804): only the sick-leave periods and degrees, plus the administrative header.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import re
+import tempfile
+from pathlib import Path
+from urllib.parse import urlsplit
+from urllib.request import url2pathname
+
+from flask import Flask, current_app, render_template
+from flask_babel import force_locale
+from flask_babel import gettext as _
+
+from . import recipient_name
+from .domain import certificate_types as ct
+from .domain.certificates import CertificateView
+
+log = logging.getLogger(__name__)
+
+# Bump whenever templates/pdf/*, static/css/pdf.css, the shared renderer or this module change what a
+# PDF looks like: it is part of every cache key, so old cached PDFs are simply never read again.
+TEMPLATE_VERSION = "2026-11-23.1"
+
+FULL, EMPLOYER, EMPLOYER_NO_DIAGNOSIS, PERIODS = "full", "employer", "employer_no_diagnosis", "periods"
+# Types that offer the copy with only the sick-leave periods and degrees (domain.md: FK7804).
+PERIODS_COPY_TYPES = frozenset({"FK7804"})
+
+_FILENAME_SUFFIX = {
+    FULL: {"sv": "", "en": ""},
+    EMPLOYER: {"sv": "kopia-arbetsgivare", "en": "employer-copy"},
+    EMPLOYER_NO_DIAGNOSIS: {"sv": "kopia-arbetsgivare-utan-diagnos", "en": "employer-copy-without-diagnosis"},
+    PERIODS: {"sv": "sjukskrivningsperioder", "en": "sick-leave-periods"},
+}
+
+
+# --- variants ------------------------------------------------------------------------------------
+
+def variants_for(ctype: ct.CertificateType) -> list[str]:
+    """The PDFs a citizen can download for a certificate of this type, "full" first."""
+    out = [FULL]
+    if ctype.employer_copy:
+        out += [EMPLOYER, EMPLOYER_NO_DIAGNOSIS]
+    if ctype.code in PERIODS_COPY_TYPES and ctype.first_of_kind("sick_leave_periods") is not None:
+        out.append(PERIODS)
+    return out
+
+
+def _diagnosis_questions(ctype: ct.CertificateType) -> set[str]:
+    """Every question that shows or reveals the diagnosis: the `diagnoses` questions, every question in
+    a section that holds one (e.g. "does the patient want the employer to know the diagnosis", a
+    clarification of the diagnosis), and any question about the diagnosis elsewhere (ids with
+    "diagnos": its origin, history, revision, year)."""
+    ids = {q.id for q in ctype.questions() if q.kind == "diagnoses" or "diagnos" in q.id.lower()}
+    for section in ctype.sections:
+        if any(q.kind == "diagnoses" for q in section.questions):
+            ids |= {q.id for q in section.questions}
+    return ids
+
+
+def hidden_questions(ctype: ct.CertificateType, variant: str) -> set[str]:
+    """The question ids the variant leaves out of the certificate body."""
+    if variant not in variants_for(ctype):
+        raise ValueError(f"{ctype.code} has no PDF variant {variant!r}")
+    if variant == EMPLOYER_NO_DIAGNOSIS:
+        return _diagnosis_questions(ctype)
+    if variant == PERIODS:
+        keep = ctype.first_of_kind("sick_leave_periods")
+        return {q.id for q in ctype.questions() if q.id != keep.id}
+    return set()
+
+
+def filename(ctype: ct.CertificateType, cert: CertificateView, variant: str, lang: str) -> str:
+    """e.g. "FK7804-2026-11-02.pdf", "AG7804-2026-11-02-kopia-arbetsgivare.pdf": ASCII, type and signing
+    date only (no personnummer, no names, nothing from the content)."""
+    code = re.sub(r"[^A-Za-z0-9-]", "", ctype.code) or "intyg"
+    suffix = _FILENAME_SUFFIX.get(variant, {}).get("en" if lang == "en" else "sv", "")
+    return f"{code}-{cert.signed_at:%Y-%m-%d}{'-' + suffix if suffix else ''}.pdf"
+
+
+# --- rendering -------------------------------------------------------------------------------------
+
+def _css_string(text: str) -> str:
+    """A CSS string literal; quotes, backslashes, control characters and <>& escaped (it goes in <style>)."""
+    out = []
+    for ch in text:
+        out.append(f"\\{ord(ch):x} " if ch in '"\\<>&' or ord(ch) < 32 or ord(ch) == 127 else ch)
+    return '"' + "".join(out) + '"'
+
+
+def _page_counter_content() -> str:
+    """`content:` for "Sida N av M" / "Page N of M", from one translatable sentence."""
+    marked = _("Sida %(page)s av %(pages)s", page="\x00", pages="\x01")
+    parts = []
+    for piece in re.split(r"([\x00\x01])", str(marked)):
+        if piece == "\x00":
+            parts.append("counter(page)")
+        elif piece == "\x01":
+            parts.append("counter(pages)")
+        elif piece:
+            parts.append(_css_string(piece))
+    return " ".join(parts)
+
+
+def _variant_title(variant: str) -> str | None:
+    if variant in (EMPLOYER, EMPLOYER_NO_DIAGNOSIS):
+        return _("Kopia till arbetsgivaren")
+    if variant == PERIODS:
+        return _("Kopia med endast sjukskrivningsperioder")
+    return None
+
+
+def _sent_notices(cert: CertificateView) -> list[dict]:
+    """One per recipient the certificate was delivered to electronically: name and delivery time."""
+    out, seen = [], set()
+    for s in cert.sends:
+        if s.state == "DELIVERED" and s.recipient not in seen:
+            seen.add(s.recipient)
+            out.append({"code": s.recipient, "name": recipient_name(s.recipient),
+                        "at": s.delivered_at or s.requested_at})
+    return out
+
+
+class _StaticFilesOnly:
+    """A WeasyPrint URL fetcher that reads files under the static folder and nothing else (no network,
+    no other files), whatever a certificate's text might contain."""
+
+    def __new__(cls, root: str | Path):
+        from weasyprint.urls import URLFetcher
+
+        class Fetcher(URLFetcher):
+            def fetch(self, url, headers=None):
+                parts = urlsplit(url)
+                path = Path(url2pathname(parts.path)).resolve() if parts.scheme == "file" else None
+                if path is None or not path.is_relative_to(self.root):
+                    raise ValueError(f"PDF rendering reads only the portal's static files, not {url!r}")
+                return super().fetch(url, headers)
+
+        fetcher = Fetcher(allowed_protocols={"file"}, fail_on_errors=True)
+        fetcher.root = Path(root).resolve()
+        return fetcher
+
+
+def render_html(ctype: ct.CertificateType, cert: CertificateView, variant: str, lang: str) -> str:
+    """The PDF's HTML (inside an app or request context)."""
+    if cert.type_code != ctype.code:
+        raise ValueError(f"certificate {cert.id} is {cert.type_code}, not {ctype.code}")
+    if cert.revoked_at is not None:
+        raise ValueError(f"certificate {cert.id} is revoked and is never printed")
+    hidden = hidden_questions(ctype, variant)
+    with force_locale(lang):
+        name = ctype.name.get(lang)
+        variant_title = _variant_title(variant)
+        return render_template(
+            "pdf/certificate.html", ctype=ctype, cert=cert, variant=variant, lang=lang, hidden=hidden,
+            type_name=name, title=f"{name} – {ctype.code}", variant_title=variant_title,
+            sent=_sent_notices(cert), replaced=bool(cert.replaced_by),
+            page_counter_css=_page_counter_content(),
+            running_head_css=_css_string(f"{name} ({ctype.code})"),
+            running_right_css=_css_string(variant_title or ""),
+            running_id_css=_css_string(_("Intygs-id: %(id)s", id=cert.id)))
+
+
+def render_pdf(ctype: ct.CertificateType, cert: CertificateView, variant: str, lang: str) -> bytes:
+    """The certificate as a tagged PDF (PDF/UA-1) in `lang`. Call inside an app/request context."""
+    from weasyprint import HTML
+
+    html = render_html(ctype, cert, variant, lang)
+    static = Path(current_app.static_folder).resolve()
+    document = HTML(string=html, base_url=static.as_uri() + "/", url_fetcher=_StaticFilesOnly(static))
+    return document.write_pdf(pdf_variant="pdf/ua-1")
+
+
+# --- cache -----------------------------------------------------------------------------------------
+
+_definition_digests: dict[int, tuple[ct.CertificateType, str]] = {}
+
+
+def _definition_digest(ctype: ct.CertificateType) -> str:
+    """A digest of the whole type definition (labels included): editing a type file without changing its
+    version still gives new PDFs."""
+    hit = _definition_digests.get(id(ctype))
+    if hit is None or hit[0] is not ctype:
+        hit = (ctype, hashlib.sha256(repr(ctype).encode("utf-8")).hexdigest())
+        _definition_digests[id(ctype)] = hit
+    return hit[1]
+
+
+def cache_key(ctype: ct.CertificateType, cert: CertificateView, variant: str, lang: str) -> str:
+    """sha256 of everything a PDF depends on. Signed certificates never change; what can change is
+    whether (and where) one was sent, whether it was replaced, the templates, and (rarely) the type
+    definition or the issuing unit's and doctor's directory data printed in the header."""
+    parts = {
+        "template": TEMPLATE_VERSION,
+        "id": cert.id,
+        "type": ctype.code,
+        "type_version": cert.type_version,
+        "definition_version": ctype.version,
+        "definition": _definition_digest(ctype),
+        "variant": variant,
+        "lang": lang,
+        "delivered_to": sorted(set(cert.delivered_to)),
+        "replaced": bool(cert.replaced_by),
+        "issuer": [cert.staff_name, cert.unit_name, cert.provider_name, cert.unit_address,
+                   cert.unit_postal_code, cert.unit_city, cert.unit_phone],
+    }
+    return hashlib.sha256(json.dumps(parts, sort_keys=True, ensure_ascii=False).encode("utf-8")).hexdigest()
+
+
+class PdfCache:
+    """Rendered PDFs on disk, one file per key (`<dir>/<2 hex>/<key>.pdf`), written atomically (a temp
+    file in the same folder, then os.replace), readable only by the portal's user (0600/0700: the
+    files hold health data). Nothing is ever evicted: keys change instead (TEMPLATE_VERSION, sent,
+    replaced); old files can be removed by age at any time."""
+
+    def __init__(self, directory: str | Path):
+        self.directory = Path(directory)
+
+    @classmethod
+    def for_app(cls, app: Flask) -> PdfCache:
+        return cls(app.config.get("PDF_CACHE_DIR") or Path(app.instance_path) / "pdf-cache")
+
+    def path(self, key: str) -> Path:
+        if not re.fullmatch(r"[0-9a-f]{64}", key):
+            raise ValueError("a cache key is a sha256 hex digest")
+        return self.directory / key[:2] / f"{key}.pdf"
+
+    def get(self, key: str) -> bytes | None:
+        try:
+            return self.path(key).read_bytes()
+        except FileNotFoundError:
+            return None
+
+    def put(self, key: str, data: bytes) -> None:
+        target = self.path(key)
+        target.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".tmp-", suffix=".pdf")  # mode 0600
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(data)
+                fh.flush()
+                os.fsync(fh.fileno())
+            os.replace(tmp, target)
+        except BaseException:
+            try:
+                os.unlink(tmp)
+            except FileNotFoundError:
+                pass
+            raise
+
+
+def cached_pdf(app: Flask, ctype: ct.CertificateType, cert: CertificateView, variant: str, lang: str) -> bytes:
+    """The PDF from the cache, rendering (and storing) it on a miss. Call inside a request/app context
+    of `app`. A cache that cannot be written is logged, never an error for the citizen."""
+    cache = PdfCache.for_app(app)
+    key = cache_key(ctype, cert, variant, lang)
+    try:
+        data = cache.get(key)
+    except OSError:
+        log.warning("PDF cache unreadable for certificate %s", cert.id, exc_info=True)
+        data = None
+    if data is not None:
+        return data
+    data = render_pdf(ctype, cert, variant, lang)
+    try:
+        cache.put(key, data)
+    except OSError:
+        log.warning("PDF cache not written for certificate %s", cert.id, exc_info=True)
+    return data

@@ -1,0 +1,19 @@
+"""A page and its htmx fragment from one template: the whole page normally, one block for htmx."""
+from __future__ import annotations
+
+from flask import current_app, request
+
+
+def page_or_fragment(template_name: str, block: str, **context) -> str:
+    """Render the full template, or only `block` when htmx asks for it (HX-Request, not a boosted
+    navigation and not a history restore)."""
+    htmx = request.headers.get("HX-Request") == "true" and not request.headers.get("HX-History-Restore-Request")
+    if not htmx:
+        from flask import render_template
+
+        return render_template(template_name, **context)
+    env = current_app.jinja_env
+    template = env.get_template(template_name)
+    current_app.update_template_context(context)
+    ctx = template.new_context(context)
+    return "".join(template.blocks[block](ctx))
