@@ -34,6 +34,8 @@ from .domain import certificate_types as ct
 from .domain.certificates import CertificateView
 
 log = logging.getLogger(__name__)
+# WeasyPrint logs every rendering step at INFO; keep its warnings and errors only.
+logging.getLogger("weasyprint.progress").setLevel(logging.WARNING)
 
 # Bump whenever templates/pdf/*, static/css/pdf.css, the shared renderer or this module change what a
 # PDF looks like: it is part of every cache key, so old cached PDFs are simply never read again.
@@ -49,6 +51,11 @@ _FILENAME_SUFFIX = {
     EMPLOYER_NO_DIAGNOSIS: {"sv": "kopia-arbetsgivare-utan-diagnos", "en": "employer-copy-without-diagnosis"},
     PERIODS: {"sv": "sjukskrivningsperioder", "en": "sick-leave-periods"},
 }
+
+
+def _lang(lang: str) -> str:
+    """The PDF languages are the portal's: English, or Swedish for anything else."""
+    return "en" if lang == "en" else "sv"
 
 
 # --- variants ------------------------------------------------------------------------------------
@@ -91,7 +98,7 @@ def filename(ctype: ct.CertificateType, cert: CertificateView, variant: str, lan
     """e.g. "FK7804-2026-11-02.pdf", "AG7804-2026-11-02-kopia-arbetsgivare.pdf": ASCII, type and signing
     date only (no personnummer, no names, nothing from the content)."""
     code = re.sub(r"[^A-Za-z0-9-]", "", ctype.code) or "intyg"
-    suffix = _FILENAME_SUFFIX.get(variant, {}).get("en" if lang == "en" else "sv", "")
+    suffix = _FILENAME_SUFFIX.get(variant, {}).get(_lang(lang), "")
     return f"{code}-{cert.signed_at:%Y-%m-%d}{'-' + suffix if suffix else ''}.pdf"
 
 
@@ -138,24 +145,20 @@ def _sent_notices(cert: CertificateView) -> list[dict]:
     return out
 
 
-class _StaticFilesOnly:
+def _static_files_only(root: Path):
     """A WeasyPrint URL fetcher that reads files under the static folder and nothing else (no network,
     no other files), whatever a certificate's text might contain."""
+    from weasyprint.urls import URLFetcher
 
-    def __new__(cls, root: str | Path):
-        from weasyprint.urls import URLFetcher
+    class StaticFilesOnly(URLFetcher):
+        def fetch(self, url, headers=None):
+            parts = urlsplit(url)
+            path = Path(url2pathname(parts.path)).resolve() if parts.scheme == "file" else None
+            if path is None or not path.is_relative_to(root):
+                raise ValueError(f"PDF rendering reads only the portal's static files, not {url!r}")
+            return super().fetch(url, headers)
 
-        class Fetcher(URLFetcher):
-            def fetch(self, url, headers=None):
-                parts = urlsplit(url)
-                path = Path(url2pathname(parts.path)).resolve() if parts.scheme == "file" else None
-                if path is None or not path.is_relative_to(self.root):
-                    raise ValueError(f"PDF rendering reads only the portal's static files, not {url!r}")
-                return super().fetch(url, headers)
-
-        fetcher = Fetcher(allowed_protocols={"file"}, fail_on_errors=True)
-        fetcher.root = Path(root).resolve()
-        return fetcher
+    return StaticFilesOnly(allowed_protocols={"file"}, fail_on_errors=True)
 
 
 def render_html(ctype: ct.CertificateType, cert: CertificateView, variant: str, lang: str) -> str:
@@ -165,6 +168,7 @@ def render_html(ctype: ct.CertificateType, cert: CertificateView, variant: str, 
     if cert.revoked_at is not None:
         raise ValueError(f"certificate {cert.id} is revoked and is never printed")
     hidden = hidden_questions(ctype, variant)
+    lang = _lang(lang)
     with force_locale(lang):
         name = ctype.name.get(lang)
         variant_title = _variant_title(variant)
@@ -184,7 +188,7 @@ def render_pdf(ctype: ct.CertificateType, cert: CertificateView, variant: str, l
 
     html = render_html(ctype, cert, variant, lang)
     static = Path(current_app.static_folder).resolve()
-    document = HTML(string=html, base_url=static.as_uri() + "/", url_fetcher=_StaticFilesOnly(static))
+    document = HTML(string=html, base_url=static.as_uri() + "/", url_fetcher=_static_files_only(static))
     return document.write_pdf(pdf_variant="pdf/ua-1")
 
 
@@ -215,7 +219,7 @@ def cache_key(ctype: ct.CertificateType, cert: CertificateView, variant: str, la
         "definition_version": ctype.version,
         "definition": _definition_digest(ctype),
         "variant": variant,
-        "lang": lang,
+        "lang": _lang(lang),
         "delivered_to": sorted(set(cert.delivered_to)),
         "replaced": bool(cert.replaced_by),
         "issuer": [cert.staff_name, cert.unit_name, cert.provider_name, cert.unit_address,

@@ -617,6 +617,7 @@ def _ensure_coverage(gen: Generator, all_patients: list[PatientData]) -> None:
     today = gen.today
     have = {c["type"] for pd in all_patients for c in pd.certificates}
     adults = [pd for pd in all_patients if not pd.person["deceased"] and not pd.person["protected"]
+              and pd.certificates  # not the demo citizen who has none on purpose
               and 19 <= (today.year - int(pd.person["personnummer"][:4])) <= 29]
     for code in gen.registry.codes():
         if code in have or code in {"DB", "DOI", "FK7472"}:

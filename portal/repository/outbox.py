@@ -31,7 +31,7 @@ PENDING, DELIVERED, FAILED = "PENDING", "DELIVERED", "FAILED"
 CERTIFICATE = "CERTIFICATE"
 ERROR_LENGTH = 200
 CHUNK = 500
-_DIGITS = re.compile(r"\d{6,}")
+_DIGITS = re.compile(r"\d{6,}(?:[-+]\d{4})?")  # a personnummer (or any long number)
 
 
 class AlreadySent(Exception):
