@@ -69,6 +69,7 @@ def make_test_app(url: str, **overrides):
         "CLOCK": FixedClock(NOW),
         "RATELIMIT_ENABLED": False,
         "TEST_BROKER_ENABLED": True,
+        "RECIPIENT_SIMULATOR_ENABLED": True,
         "PUBLIC_BASE_URL": "http://localhost",
     }
     config.update(overrides)
@@ -210,6 +211,8 @@ def live(live_server):
     if broker is not None:
         broker.faults.clear()
     app.extensions["person_service"].mode = "ok"
+    if "recipient_sim" in app.extensions:
+        app.extensions["recipient_sim"].reset()
 
 
 class PortalBrowser:

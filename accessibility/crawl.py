@@ -37,11 +37,12 @@ AREA_USERS: dict[str, tuple[str, ...]] = {
 }
 
 # endpoint -> function(app) returning a list of (url-values, as_user) examples
-def _broker_examples(endpoint: str) -> Callable[[Flask], list[tuple[dict, str | None]]]:
+def _module_examples(module: str, endpoint: str) -> Callable[[Flask], list[tuple[dict, str | None]]]:
+    """Examples a dev-only module gives itself (the test broker, the recipient simulator)."""
     def examples(app: Flask) -> list[tuple[dict, str | None]]:
-        from portal.testbroker import a11y_examples
+        import importlib
 
-        return [(values, None) for e, values in a11y_examples(app) if e == endpoint]
+        return [(values, None) for e, values in importlib.import_module(module).a11y_examples(app) if e == endpoint]
 
     return examples
 
@@ -85,8 +86,9 @@ EXAMPLES: dict[str, Callable[[Flask], list[tuple[dict, str | None]]]] = {
     "citizen.read": _citizen_certificates,
     "citizen.send": _citizen_sendable,
     "main.certificate_type": lambda app: [({"code": code}, None) for code in app.extensions["certificate_types"].codes()],
-    "testbroker.authorize": _broker_examples("testbroker.authorize"),
-    "testbroker.logout": _broker_examples("testbroker.logout"),
+    "testbroker.authorize": _module_examples("portal.testbroker", "testbroker.authorize"),
+    "testbroker.logout": _module_examples("portal.testbroker", "testbroker.logout"),
+    "recipient_sim.index": _module_examples("portal.recipient_sim", "recipient_sim.index"),
 }
 
 

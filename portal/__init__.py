@@ -66,6 +66,16 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         from . import testbroker
 
         testbroker.init_app(app)
+    if app.config.get("RECIPIENT_SIMULATOR_ENABLED"):
+        if app.config.get("PORTAL_ENV") == "production":
+            raise ConfigError("The recipient simulator must not run in production: unset RECIPIENT_SIMULATOR_ENABLED.")
+        from . import recipient_sim
+
+        recipient_sim.init_app(app)
+    if app.config.get("OUTBOX_WORKER_EMBEDDED"):
+        from . import worker
+
+        worker.init_app(app)  # starts the delivery thread with the first request (not in CLI commands)
 
     @app.context_processor
     def _globals():

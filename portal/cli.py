@@ -98,5 +98,10 @@ def sick_leave_command(file: Path) -> None:
     click.echo(json.dumps(result, ensure_ascii=False, indent=2))
 
 
+from .worker import worker_command  # noqa: E402
+
+main.add_command(worker_command)
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()

@@ -48,7 +48,18 @@ def from_env() -> dict:
         "TEST_BROKER_ENABLED": _bool("TEST_BROKER_ENABLED", env == "development"),
         "PERSON_SERVICE_MODE": os.environ.get("PERSON_SERVICE_MODE", "ok"),
         "LOGIN_RATE_LIMIT": os.environ.get("LOGIN_RATE_LIMIT", "20 per minute"),
+        "RECIPIENT_SIMULATOR_ENABLED": _bool("RECIPIENT_SIMULATOR_ENABLED", env == "development"),
+        "OUTBOX_WORKER_EMBEDDED": _bool("OUTBOX_WORKER_EMBEDDED", env == "development"),
+        "RECIPIENT_TIMEOUT": float(os.environ.get("RECIPIENT_TIMEOUT", "5")),
+        "SEND_GIVE_UP_AFTER": int(os.environ.get("SEND_GIVE_UP_AFTER", "86400")),
+        "OUTBOX_LEASE_SECONDS": int(os.environ.get("OUTBOX_LEASE_SECONDS", "60")),
+        "OUTBOX_WORKER_INTERVAL": float(os.environ.get("OUTBOX_WORKER_INTERVAL", "2")),
     }
+    endpoints = {r: os.environ[f"RECIPIENT_ENDPOINT_{r}"] for r in ("FK", "TS") if os.environ.get(f"RECIPIENT_ENDPOINT_{r}")}
+    if endpoints:
+        cfg["RECIPIENT_ENDPOINTS"] = endpoints
+    if production and set(endpoints) != {"FK", "TS"}:
+        raise ConfigError("Production mode needs RECIPIENT_ENDPOINT_FK and RECIPIENT_ENDPOINT_TS.")
     for prefix in ("CITIZEN_OIDC_", "STAFF_OIDC_"):
         for key, value in os.environ.items():
             if key.startswith(prefix):
@@ -80,6 +91,8 @@ DEFAULTS: dict = {
     "SESSION_WARNING_SECONDS": 5 * 60,
     "SESSION_POLL_MS": 30_000,
     "TEST_BROKER_ENABLED": False,
+    "RECIPIENT_SIMULATOR_ENABLED": False,
+    "OUTBOX_WORKER_EMBEDDED": False,
     "PERSON_SERVICE_MODE": "ok",
     "PERSON_SERVICE_TIMEOUT": 2.0,
     "LOGIN_RATE_LIMIT": "20 per minute",

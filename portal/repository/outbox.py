@@ -46,6 +46,9 @@ def _live(certificate_id: str, recipient: str, kind: str = CERTIFICATE):
 def request_send(session: Session, *, certificate_id: str, recipient: str, requested_by: str | None,
                  now: datetime) -> int:
     """Store a send (PENDING, due now) and commit; its id. Raises AlreadySent when a live one exists."""
+    # end the caller's read transaction first: on SQLite a transaction that has read cannot start writing
+    # once the worker has written meanwhile (it fails at once instead of waiting for the lock)
+    session.commit()
     send = Send(certificate_id=certificate_id, recipient=recipient, kind=CERTIFICATE,
                 idempotency_key=sending.idempotency_key(), state=PENDING, attempts=0, requested_at=now,
                 requested_by=requested_by, next_attempt_at=now)

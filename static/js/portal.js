@@ -28,13 +28,15 @@
 
   document.addEventListener("htmx:afterSwap", function (event) {
     var target = event.detail.target;
+    /* after an outerHTML swap the target is detached: use its replacement, found by id */
+    if (target.id && !document.contains(target)) { target = document.getElementById(target.id) || target; }
     var focus = target.querySelector("[data-app-focus]") || (target.matches("[data-app-focus]") ? target : null);
     if (focus) {
       if (!focus.hasAttribute("tabindex")) { focus.setAttribute("tabindex", "-1"); }
       focus.focus();
     }
     var live = document.getElementById("app-live");
-    var message = target.querySelector("[data-app-announce]");
+    var message = target.matches("[data-app-announce]") ? target : target.querySelector("[data-app-announce]");
     if (live && message) {
       live.textContent = "";
       window.setTimeout(function () { live.textContent = message.getAttribute("data-app-announce"); }, 50);
