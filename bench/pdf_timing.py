@@ -47,22 +47,10 @@ def _load_small_demo(app) -> None:
 
 
 def _view(session, certificate_id: str) -> CertificateView:
-    """The certificate as the citizen blueprint reads it (portal.repository.certificates.one when present)."""
-    try:
-        from portal.repository.certificates import one
-    except ImportError:  # pragma: no cover - older trees
-        one = None
-    if one is not None:
-        return one(session, certificate_id)
-    row = session.scalars(select(Certificate).where(Certificate.id == certificate_id)
-                          .options(joinedload(Certificate.unit).joinedload(CareUnit.provider),
-                                   joinedload(Certificate.staff))).one()
-    unit = row.unit
-    return CertificateView(id=row.id, type_code=row.type_code, type_version=row.type_version,
-                           patient_pnr=row.patient_pnr, signed_at=row.signed_at, content=row.content,
-                           unit_id=row.unit_id, unit_name=unit.name, provider_name=unit.provider.name,
-                           staff_name=row.staff.name, unit_address=unit.address, unit_postal_code=unit.postal_code,
-                           unit_city=unit.city, unit_phone=unit.phone)
+    """The certificate as the citizen blueprint reads it."""
+    from portal.repository.certificates import one
+
+    return one(session, certificate_id)
 
 
 def _ms(seconds: float) -> str:

@@ -23,12 +23,18 @@ def current_language() -> str:
 
 
 def long_date(value: date | datetime | None) -> str:
-    """"23 november 2026" / "23 November 2026"."""
+    """"23 november 2026" / "23 November 2026" (memoised per request: lists show many dates)."""
+    from flask import g
+
     if value is None:
         return ""
     if isinstance(value, datetime):
         value = value.date()
-    return format_date(value, "d MMMM y")
+    cache = g.setdefault("long_dates", {})
+    key = (value, str(get_locale()))
+    if key not in cache:
+        cache[key] = format_date(value, "d MMMM y")
+    return cache[key]
 
 
 def short_date(value: date | datetime | None) -> str:

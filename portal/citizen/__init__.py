@@ -59,13 +59,20 @@ def own_certificate(certificate_id: str) -> rules.CertificateView:
 
 
 def _list(archived: bool):
-    certs = store.for_patient(db.session(), current_user.personnummer)
+    from dataclasses import replace
+
+    certs = store.for_patient(db.session(), current_user.personnummer, with_content=False)
     args = request.args.to_dict(flat=False)
-    mine = [c for c in certs if rules.visible_to_citizen(_registry(), c) and c.archived == archived]
+    mine = rules.in_list(_registry(), certs, archived=archived)
     choices = rules.filter_choices(mine, _type_name)
     filters = rules.parse_filters(args, choices)
-    result = rules.citizen_list(_registry(), certs, filters, archived=archived, type_name=_type_name)
-    archived_count = sum(1 for c in certs if rules.visible_to_citizen(_registry(), c) and c.archived)
+    page = request.args.get("sida", "1")
+    result = rules.citizen_list(mine, filters, choices, page=int(page) if page.isdigit() else 1)
+    # the content only for the page's items that need it (a purpose line; periods come from the row)
+    need = [c.id for c in result.page_items if not c.sick_leave_start]
+    found = store.contents(db.session(), need)
+    result.page_items = [replace(c, content=found.get(c.id, c.content)) for c in result.page_items]
+    archived_count = len(mine) if archived else len(rules.in_list(_registry(), certs, archived=True))
     return page_or_fragment("citizen/list.html", "results", result=result, filters=filters, archived=archived,
                             year_options=[(str(y), str(y)) for y in result.choices.years],
                             archived_count=archived_count, today=_today(), registry=_registry(),

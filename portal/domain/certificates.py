@@ -53,6 +53,8 @@ class CertificateView:
     sends: tuple[SendView, ...] = ()
     archived: bool = False
     events: tuple[EventView, ...] = ()
+    sick_leave_start: date | None = None  # derived at intake: lists need no content for the period
+    sick_leave_end: date | None = None
 
     def send_to(self, recipient: str | None) -> SendView | None:
         """The live (pending or delivered) send to a recipient, if any."""
@@ -137,7 +139,7 @@ class FilterChoices:
 
 def filter_choices(certs: list[CertificateView], type_name) -> FilterChoices:
     """What the filters offer: only values that occur among the citizen's own certificates."""
-    types = sorted({(c.type_code, type_name(c.type_code)) for c in certs}, key=lambda t: t[1])
+    types = sorted(((code, type_name(code)) for code in {c.type_code for c in certs}), key=lambda t: t[1])
     units = sorted({(c.unit_id, c.unit_name) for c in certs}, key=lambda u: u[1])
     years = tuple(sorted({c.signed_at.year for c in certs}, reverse=True))
     return FilterChoices(tuple(types), tuple(units), years)
@@ -154,20 +156,53 @@ def apply_filters(certs: list[CertificateView], f: Filters) -> list[CertificateV
 
 @dataclass
 class ListResult:
-    shown: list[CertificateView] = field(default_factory=list)
-    total: int = 0
+    shown: list[CertificateView] = field(default_factory=list)  # all that match the filters
+    total: int = 0  # all in this list, unfiltered
     choices: FilterChoices = field(default_factory=FilterChoices)
+    page_items: list[CertificateView] = field(default_factory=list)  # the matches on this page
+    page: Page = field(default_factory=lambda: Page(1, 1))
 
 
-def citizen_list(registry: ct.Registry, certs: list[CertificateView], f: Filters, *, archived: bool,
-                 type_name) -> ListResult:
-    """The main list (archived=False) or the archive view: visible certificates, filtered and sorted."""
-    mine = [c for c in certs if visible_to_citizen(registry, c) and c.archived == archived]
-    return ListResult(shown=apply_filters(mine, f), total=len(mine), choices=filter_choices(mine, type_name))
+def in_list(registry: ct.Registry, certs: list[CertificateView], *, archived: bool) -> list[CertificateView]:
+    """The certificates of the main list (archived=False) or of the archive view."""
+    return [c for c in certs if visible_to_citizen(registry, c) and c.archived == archived]
+
+
+def citizen_list(mine: list[CertificateView], f: Filters, choices: FilterChoices, page: int = 1) -> ListResult:
+    """One list (see in_list): filtered, sorted, paged."""
+    shown = apply_filters(mine, f)
+    items, pg = paginate(shown, page)
+    return ListResult(shown=shown, total=len(mine), choices=choices, page_items=items, page=pg)
+
+
+PAGE_SIZE = 25
+
+
+@dataclass(frozen=True)
+class Page:
+    number: int
+    count: int  # number of pages
+
+    @property
+    def has_previous(self) -> bool:
+        return self.number > 1
+
+    @property
+    def has_next(self) -> bool:
+        return self.number < self.count
+
+
+def paginate(items: list, number: int, size: int = PAGE_SIZE) -> tuple[list, Page]:
+    """One page of a list (page numbers start at 1; out of range means the nearest page)."""
+    count = max(1, -(-len(items) // size))
+    number = min(max(1, number), count)
+    return items[(number - 1) * size: number * size], Page(number, count)
 
 
 def summary_line(ctype: ct.CertificateType, cert: CertificateView) -> tuple[str, object] | None:
     """What a list item says about the certificate: its sick-leave period, or its main purpose."""
+    if cert.sick_leave_start and cert.sick_leave_end:
+        return ("period", (cert.sick_leave_start, cert.sick_leave_end))
     span = ct.sick_leave_span(ctype, cert.content)
     if span:
         return ("period", span)
