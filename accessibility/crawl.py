@@ -27,6 +27,8 @@ NOT_PAGES: dict[str, str] = {
     "testbroker.discovery": "JSON discovery document",
     "testbroker.jwks": "JSON key set",
     "citizen.download": "PDF files (their text is checked in tests/integration/test_pdf.py and e2e)",
+    "rehab.patient": "reached through the list with a session-bound token; axe-checked in e2e/test_rehabstod.py",
+    "rehab.certificate": "reached through the patient view; axe-checked in e2e/test_rehabstod.py",
 }
 
 # who to log in as for the pages of an area (endpoint prefix -> demo identities)

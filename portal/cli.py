@@ -4,6 +4,8 @@
     portal load FILE.json           load providers, units, staff, persons, certificates, ... (docs/loading.md)
     portal demo-data --size small   make the fictional demo data set (large: 1 million certificates)
     portal sick-leave FILE.json     compute the sick-leave cases of one case in the reference format
+    portal worker [--once]          deliver the outbox's sends
+    portal pdl-verify               check the PDL audit log's hash chain
 """
 from __future__ import annotations
 
@@ -101,6 +103,10 @@ def sick_leave_command(file: Path) -> None:
 from .worker import worker_command  # noqa: E402
 
 main.add_command(worker_command)
+
+from .pdl_cli import pdl_verify_command  # noqa: E402
+
+main.add_command(pdl_verify_command)
 
 
 if __name__ == "__main__":  # pragma: no cover

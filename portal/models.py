@@ -244,10 +244,17 @@ class Message(Base):
 
 
 class PdlRecord(Base):
-    """One PDL audit record; append-only, chained by hash."""
+    """One PDL audit record; append-only, chained by hash (domain/pdl.py, repository/pdl.py)."""
 
     __tablename__ = "pdl_records"
-    __table_args__ = (Index("ix_pdl_patient", "patient_pnr"), Index("ix_pdl_session", "session_key"))
+    __table_args__ = (
+        # a patient's log extract
+        Index("ix_pdl_patient", "patient_pnr"),
+        # once per login session: what this session has logged about these patients
+        Index("ix_pdl_session_patient", "session_key", "patient_pnr"),
+        # the chain cannot fork: at most one record follows each record
+        Index("ux_pdl_prev_hash", "prev_hash", unique=True),
+    )
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     at: Mapped[datetime] = mapped_column(DateTime)
     activity: Mapped[str] = mapped_column(String(20))  # Läsa | Skriva | Utskrift

@@ -1,14 +1,272 @@
-"""Rehabstöd: the care unit's sick-leave cases, for rehab coordinators and doctors."""
+"""Rehabstöd: the care unit's sick-leave cases, for rehab coordinators and doctors.
+
+Every patient shown goes through domain.rehab (roles, protected identity, masking) after the person
+service has answered; if it cannot answer, nothing about patients is shown. Every patient shown is
+PDL-logged. Patients are reached by an opaque token bound to the login session, never by their
+personnummer in the URL.
+"""
 from __future__ import annotations
 
-from flask import Blueprint, render_template
+import base64
+import hashlib
+import logging
+from datetime import timedelta
 
+from cryptography.fernet import Fernet, InvalidToken
+from sqlalchemy import select
+from flask import Blueprint, abort, current_app, g, render_template, request
+from flask_login import current_user
+
+from .. import db
+from ..adapters.hsa import lookup as hsa_lookup
+from ..adapters.person_service import PersonServiceUnavailable
 from ..auth.guards import staff_required
+from ..domain import access, diagnosis, persons, rehab, sick_leave
+from ..domain import pdl as pdl_rules
+from ..models import CareUnit, Certificate, UserSettings
+from ..render import page_or_fragment
+from ..repository import pdl as pdl_store
+from ..repository import rehab as store
 
+log = logging.getLogger(__name__)
 bp = Blueprint("rehab", __name__, url_prefix="/rehabstod")
+PAGE_SIZE = 100
+
+
+def _registry():
+    return current_app.extensions["certificate_types"]
+
+
+def _clock():
+    return current_app.extensions["clock"]
+
+
+def _viewer() -> rehab.Viewer:
+    return rehab.Viewer(hsa_id=current_user.hsa_id, role=current_user.role, unit_id=current_user.unit_id)
+
+
+def _settings() -> sick_leave.Settings:
+    row = db.session().get(UserSettings, current_user.hsa_id)
+    if row is None:
+        return sick_leave.Settings()
+    return sick_leave.Settings(row.max_days_between_certificates, row.max_days_since_end)
+
+
+@bp.app_template_filter("error_item")
+def error_item(field: str, texts: dict) -> dict:
+    """An error summary entry for a field, with the page's own wording."""
+    from flask_babel import gettext
+
+    return {"field": field, "message": texts.get(field) or gettext("Kontrollera värdet")}
+
+
+@bp.app_template_filter("occupation_name")
+def occupation_name(code: str) -> str:
+    from ..i18n import current_language
+
+    q = _registry()["FK7804"].with_role("occupation") if "FK7804" in _registry() else None
+    return q.option_label(code, current_language()) if q else code
+
+
+# --- patient links: an opaque, session-bound token instead of the personnummer ----------------------
+
+def _fernet() -> Fernet:
+    sid = g.auth_row.sid_hash if g.get("auth_row") is not None else ""
+    digest = hashlib.sha256(f"{current_app.config['SECRET_KEY']}:patient-link:{sid}".encode()).digest()
+    return Fernet(base64.urlsafe_b64encode(digest))
+
+
+def patient_token(pnr: str) -> str:
+    return _fernet().encrypt(pnr.encode()).decode()
+
+
+def patient_from_token(token: str) -> str:
+    try:
+        pnr = _fernet().decrypt(token.encode(), ttl=12 * 3600).decode()
+    except (InvalidToken, ValueError):
+        abort(404)
+    if persons.normalize(pnr) is None:
+        abort(404)
+    return pnr
+
+
+# --- PDL ------------------------------------------------------------------------------------------
+
+def _pdl(patients: list[tuple[str, str]], resource: str, activity: str = pdl_rules.LASA) -> None:
+    user = {"user_hsa_id": current_user.hsa_id, "user_title": access.ROLE_TITLES.get(current_user.role, ""),
+            "user_unit_id": current_user.unit_id, "user_unit_name": current_user.unit_name,
+            "user_provider_id": current_user.provider_id, "user_provider_name": current_user.provider_name}
+    entries = pdl_rules.entries_for(user, patients, activity, resource)
+    if entries:
+        pdl_store.log(db.session(), entries, session_key=g.auth_row.sid_hash, now=_clock().now())
+
+
+# --- the unit's ongoing cases -----------------------------------------------------------------------
+
+class PatientsUnavailable(Exception):
+    pass
+
+
+def _person_facts(pnrs) -> dict[str, rehab.PersonFacts]:
+    try:
+        found = current_app.extensions["person_service"].lookup(pnrs)
+    except PersonServiceUnavailable as err:
+        log.warning("person service unavailable: %s", err)
+        raise PatientsUnavailable() from None
+    return {p: rehab.PersonFacts(i.personnummer, i.name, i.protected, i.deceased, i.validation_person)
+            for p, i in found.items()}
+
+
+def unit_rows(settings: sick_leave.Settings) -> list[rehab.CaseRow]:
+    """The ongoing cases the logged-in user may see on their unit, as display rows (raises
+    PatientsUnavailable when the person service cannot answer)."""
+    today = _clock().today()
+    session = db.session()
+    scope = store.unit_scope(session, current_user.unit_id)
+    since = today - timedelta(days=settings.max_days_since_sjukfall_end)
+    data = store.unit_certificates(session, _registry(), unit_ids=scope, provider_id=current_user.provider_id,
+                                   since=since)
+    patients = {r.certificate.patient_id for r in data.records}
+    facts = _person_facts(patients)
+    records = [r if r.certificate.patient_id not in facts or not facts[r.certificate.patient_id].validation_person
+               else sick_leave.CertificateRecord(r.certificate, r.type_code, r.revoked, r.replaced_by, True)
+               for r in data.records]
+    doctor = current_user.hsa_id if current_user.role == access.LAKARE else None
+    cases = sick_leave.unit_cases(sick_leave.counting(records), today, settings, doctor_id=doctor)
+    ids = {c for case in cases for c in case.certificate_ids}
+    counts = rehab.question_counts(store.fk_messages(session, ids, today), today)
+    return rehab.visible_rows(cases, facts, _viewer(), today, doctor_names=data.doctor_names, questions=counts)
 
 
 @bp.get("/")
 @staff_required
 def start():
     return render_template("rehab/start.html")
+
+
+@bp.get("/sjukfall")
+@staff_required
+def ongoing():
+    filters, errors = rehab.parse_filters(request.args.to_dict(flat=False))
+    show_personal = "0" not in request.args.getlist("personuppgifter")[-1:]
+    try:
+        rows = unit_rows(_settings())
+    except PatientsUnavailable:
+        return render_template("rehab/unavailable.html"), 503
+    doctors = sorted({(r.doctor_id, r.doctor_name) for r in rows}, key=lambda d: d[1] or "")
+    total = len(rows)
+    shown = rehab.sort_rows(rehab.apply_filters(rows, filters), filters.sort, filters.order)
+    page = request.args.get("sida", "1")
+    number = int(page) if page.isdigit() else 1
+    count = max(1, -(-len(shown) // PAGE_SIZE))
+    number = min(max(number, 1), count)
+    page_rows = shown[(number - 1) * PAGE_SIZE: number * PAGE_SIZE]
+    _pdl([(r.patient_pnr, r.case.unit_id) for r in page_rows], pdl_rules.SJUKFALL)
+    status = 400 if errors else 200
+    return page_or_fragment("rehab/ongoing.html", "results", rows=page_rows, total=total, matched=len(shown),
+                            filters=filters, errors=errors, doctors=doctors, show_personal=show_personal,
+                            chapters=diagnosis.CHAPTERS,
+                            page_number=number, page_count=count, today=_clock().today(),
+                            token=patient_token, degree_steps=rehab.degree_steps), status
+
+
+# --- the patient view ------------------------------------------------------------------------------
+
+def _patient_or_404(pnr: str) -> rehab.PersonFacts:
+    """The patient, if this user may see them at all (same rules as the list), else 404."""
+    try:
+        facts = _person_facts([pnr])
+    except PatientsUnavailable:
+        raise
+    person = facts.get(pnr)
+    viewer = _viewer()
+    if not rehab.may_see_patient(person, viewer):
+        abort(404)
+    return person
+
+
+@bp.get("/patient/<token>")
+@staff_required
+def patient(token: str):
+    pnr = patient_from_token(token)
+    try:
+        person = _patient_or_404(pnr)
+    except PatientsUnavailable:
+        return render_template("rehab/unavailable.html"), 503
+    session = db.session()
+    today = _clock().today()
+    data = store.patient_sick_leave(session, _registry(), pnr, current_user.provider_id)
+    scope = set(store.unit_scope(session, current_user.unit_id))
+    rows = store.patient_certificates(session, pnr, current_user.provider_id)
+    if not any(r.unit_id in scope for r in rows):
+        abort(404)  # not a patient of this unit: another unit's patients are not reachable from here
+    counting = sick_leave.counting(data.records) if not person.validation_person else []
+    if current_user.role == access.LAKARE and not any(c.doctor_id == current_user.hsa_id for c in counting):
+        abort(404)  # a doctor sees patients of their own cases only
+    cases = sick_leave.patient_cases(counting, today, _settings()) if counting else []
+    registry = _registry()
+    certificates = [r for r in rows if r.revoked_at is None and registry.get(r.type_code)
+                    and registry[r.type_code].rehab != "none"]
+    _pdl([(pnr, current_user.unit_id)], pdl_rules.SJUKFALL)
+    unit_names = dict(session.execute(select(CareUnit.hsa_id, CareUnit.name)
+                                      .where(CareUnit.hsa_id.in_({c.unit_id for c in certificates}))).all())
+    return render_template("rehab/patient.html", person=person, pnr=pnr, cases=cases, certificates=certificates,
+                           today=today, unit_names=unit_names,
+                           token=token, doctor_names=data.doctor_names, masked=person.protected,
+                           age=persons.age(pnr, today), gender=persons.gender(pnr), registry=registry,
+                           own_units=scope)
+
+
+@bp.get("/patient/<token>/intyg/<certificate_id>")
+@staff_required
+def certificate(token: str, certificate_id: str):
+    from ..repository import certificates as cert_store
+
+    pnr = patient_from_token(token)
+    try:
+        person = _patient_or_404(pnr)
+    except PatientsUnavailable:
+        return render_template("rehab/unavailable.html"), 503
+    cert = cert_store.one(db.session(), certificate_id)
+    registry = _registry()
+    if (cert is None or cert.patient_pnr != pnr or cert.revoked_at is not None
+            or db.session().get(Certificate, certificate_id).provider_id != current_user.provider_id
+            or registry[cert.type_code].rehab == "none"):
+        abort(404)
+    own_unit = cert.unit_id in set(store.unit_scope(db.session(), current_user.unit_id))
+    resource = pdl_rules.LAKARUTLATANDE if registry[cert.type_code].rehab == "lakarutlatande" else pdl_rules.INTYG
+    _pdl([(pnr, cert.unit_id)], resource)
+    return render_template("rehab/certificate.html", cert=cert, ctype=registry[cert.type_code], person=person,
+                           token=token, own_unit=own_unit)
+
+
+# --- settings ----------------------------------------------------------------------------------------
+
+@bp.route("/installningar", methods=["GET", "POST"])
+@staff_required
+def settings():
+    session = db.session()
+    row = session.get(UserSettings, current_user.hsa_id)
+    info = hsa_lookup(session, current_user.hsa_id)
+    units = access.units_offered(info, _clock().today()) if info else []
+    errors: list[tuple[str, str]] = []
+    values = {"max_days_between": str(row.max_days_between_certificates if row else 5),
+              "max_days_since_end": str(row.max_days_since_end if row else 0),
+              "default_unit": (row.default_unit_id if row else None) or ""}
+    saved = False
+    if request.method == "POST":
+        values = {k: request.form.get(k, "") for k in values}
+        clean, errors = rehab.validate_settings(values["max_days_between"], values["max_days_since_end"])
+        if values["default_unit"] and values["default_unit"] not in {u.unit_id for u in units}:
+            errors.append(("default_unit", "unknown_unit"))
+        if not errors:
+            if row is None:
+                row = UserSettings(staff_id=current_user.hsa_id)
+                session.add(row)
+            row.max_days_between_certificates = clean["max_days_between"]
+            row.max_days_since_end = clean["max_days_since_end"]
+            row.default_unit_id = values["default_unit"] or None
+            session.commit()
+            saved = True
+    return render_template("rehab/settings.html", values=values, errors=errors, units=units, saved=saved), (
+        400 if errors else 200)

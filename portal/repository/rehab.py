@@ -1,0 +1,119 @@
+"""Rehabstöd's queries: a unit's counting certificates as sick-leave engine input, FK questions,
+and one patient's certificates within the care provider."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Iterable
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from ..domain import certificate_types as ct
+from ..domain import sick_leave
+from ..models import CareUnit, Certificate, CertificateRelation, Message, Staff
+
+
+def unit_scope(session: Session, unit_id: str) -> list[str]:
+    """The unit and its sub-units (any depth)."""
+    scope, frontier = [unit_id], [unit_id]
+    while frontier:
+        frontier = list(session.scalars(select(CareUnit.hsa_id).where(CareUnit.parent_id.in_(frontier))))
+        scope += frontier
+    return scope
+
+
+@dataclass
+class UnitData:
+    records: list[sick_leave.CertificateRecord]
+    doctor_names: dict[str, str]
+
+
+def _to_engine(row, ctype: ct.CertificateType) -> sick_leave.SickLeaveCertificate | None:
+    content = row.content or {}
+    periods = tuple(sick_leave.Period(date.fromisoformat(p["start"]), date.fromisoformat(p["end"]), int(p["degree"]))
+                    for p in ct.sick_leave_periods(ctype, content) if float(p["degree"]).is_integer())
+    if not periods:
+        return None
+    diagnoses = ct.diagnoses(ctype, content)
+    occ_q = ctype.with_role("occupation")
+    occupation = content.get(occ_q.id) if occ_q else None
+    return sick_leave.SickLeaveCertificate(
+        id=row.id, patient_id=row.patient_pnr, signed=row.signed_at, periods=periods,
+        diagnosis=diagnoses[0]["code"] if diagnoses else None,
+        secondary_diagnoses=tuple(d["code"] for d in diagnoses[1:]), doctor_id=row.staff_id,
+        unit_id=row.unit_id, care_provider_id=row.provider_id,
+        occupation=tuple(occupation) if isinstance(occupation, list) else ((occupation,) if occupation else ()))
+
+
+def _records(session: Session, rows, registry: ct.Registry) -> UnitData:
+    ids = [r.id for r in rows]
+    replaced_by: dict[str, list[str]] = {}
+    newer = Certificate.__table__.alias("newer")
+    for i in range(0, len(ids), 2000):
+        for to_id, from_id in session.execute(
+                select(CertificateRelation.to_id, CertificateRelation.from_id)
+                .join(newer, newer.c.id == CertificateRelation.from_id)
+                .where(CertificateRelation.to_id.in_(ids[i:i + 2000]), newer.c.revoked_at.is_(None))):
+            replaced_by.setdefault(to_id, []).append(from_id)
+    records = []
+    for r in rows:
+        cert = _to_engine(r, registry[r.type_code])
+        if cert is not None:
+            records.append(sick_leave.CertificateRecord(cert, r.type_code, revoked=r.revoked_at is not None,
+                                                        replaced_by=tuple(replaced_by.get(r.id, ()))))
+    staff_ids = {r.staff_id for r in rows}
+    names = {s.hsa_id: f"{s.given_name} {s.family_name}" for s in session.execute(
+        select(Staff.hsa_id, Staff.given_name, Staff.family_name).where(Staff.hsa_id.in_(staff_ids)))}
+    return UnitData(records, names)
+
+
+_COLS = (Certificate.id, Certificate.type_code, Certificate.patient_pnr, Certificate.signed_at, Certificate.staff_id,
+         Certificate.unit_id, Certificate.provider_id, Certificate.revoked_at, Certificate.content)
+
+
+def unit_certificates(session: Session, registry: ct.Registry, *, unit_ids: list[str], provider_id: str,
+                      since: date) -> UnitData:
+    """The sick-leave certificates on these units (one provider) of every patient who has one that ends
+    on or after `since` (active or recently ended): the unit list's engine input, revoked and replaced
+    ones flagged for `sick_leave.counting`."""
+    codes = registry.sick_leave_codes()
+    patients = (select(Certificate.patient_pnr)
+                .where(Certificate.unit_id.in_(unit_ids), Certificate.type_code.in_(codes),
+                       Certificate.revoked_at.is_(None), Certificate.sick_leave_end >= since)
+                .distinct())
+    rows = session.execute(select(*_COLS).where(
+        Certificate.unit_id.in_(unit_ids), Certificate.provider_id == provider_id, Certificate.type_code.in_(codes),
+        Certificate.patient_pnr.in_(patients))).all()
+    return _records(session, rows, registry)
+
+
+def patient_certificates(session: Session, pnr: str, provider_id: str):
+    """All of a patient's certificates within a care provider, newest first (rows, for the patient view)."""
+    return session.execute(select(*_COLS).where(Certificate.patient_pnr == pnr, Certificate.provider_id == provider_id)
+                           .order_by(Certificate.signed_at.desc())).all()
+
+
+def patient_sick_leave(session: Session, registry: ct.Registry, pnr: str, provider_id: str) -> UnitData:
+    codes = registry.sick_leave_codes()
+    rows = session.execute(select(*_COLS).where(Certificate.patient_pnr == pnr, Certificate.provider_id == provider_id,
+                                                Certificate.type_code.in_(codes))).all()
+    return _records(session, rows, registry)
+
+
+def fk_messages(session: Session, certificate_ids: Iterable[str], today: date) -> list[dict]:
+    """FK's messages of the last 90 days about these certificates, with whether each was answered."""
+    ids = list(certificate_ids)
+    since = datetime.combine(today - timedelta(days=90), datetime.min.time())
+    out: list[dict] = []
+    answered: set[str] = set()
+    for i in range(0, len(ids), 2000):
+        chunk = ids[i:i + 2000]
+        rows = session.execute(select(Message.id, Message.certificate_id, Message.subject, Message.sender,
+                                      Message.sent_at, Message.handled_at, Message.in_reply_to)
+                               .where(Message.certificate_id.in_(chunk), Message.sent_at >= since)).all()
+        answered |= {r.in_reply_to for r in rows if r.sender == "CARE" and r.in_reply_to}
+        out += [r._asdict() for r in rows]
+    for m in out:
+        m["answered"] = m["id"] in answered
+    return out
