@@ -36,6 +36,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         FileSystemLoader(str(ROOT / "accessibility")),
     ])
     app.jinja_env.autoescape = True
+    app.jinja_env.add_extension("jinja2.ext.loopcontrols")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("alembic").setLevel(logging.WARNING)
 

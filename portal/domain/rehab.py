@@ -35,7 +35,8 @@ from typing import Any, NamedTuple
 from . import diagnosis
 from . import persons as pnr_rules
 from .access import LAKARE, REHABKOORDINATOR
-from .sick_leave import DAYS_AFTER_END_RANGE, DEGREES, GAP_RANGE, SickLeaveCase, clean_diagnosis_code
+from .sick_leave import (DAYS_AFTER_END_RANGE, DEGREES, GAP_RANGE, SickLeaveCase,
+                         clean_diagnosis_code)
 
 __all__ = [
     "ADMINISTRATIVE_SUBJECTS",
@@ -573,7 +574,7 @@ def _digits(text: str) -> str:
 def _term_matches(row: CaseRow, term: str) -> bool:
     """One free-text term against the row's real name (never a masked or unknown one), its
     personnummer (digits, with or without hyphen) and its diagnosis code."""
-    if term.casefold() in row.name.casefold():
+    if not row.masked and not row.unknown and term.casefold() in row.name.casefold():
         return True
     digits = _digits(term)
     if digits.isdigit() and digits in row.patient_pnr:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import logging
+from dataclasses import replace
 from datetime import timedelta
 
 from cryptography.fernet import Fernet, InvalidToken
@@ -148,7 +149,9 @@ def start():
 @staff_required
 def ongoing():
     filters, errors = rehab.parse_filters(request.args.to_dict(flat=False))
+    # the form's checkbox sends personuppgifter=0 (a hidden field) and then 1 when ticked: the last counts
     show_personal = "0" not in request.args.getlist("personuppgifter")[-1:]
+    filters = replace(filters, show_personal=show_personal)
     try:
         rows = unit_rows(_settings())
     except PatientsUnavailable:
@@ -179,10 +182,10 @@ def _patient_or_404(pnr: str) -> rehab.PersonFacts:
     except PatientsUnavailable:
         raise
     person = facts.get(pnr)
-    viewer = _viewer()
-    if not rehab.may_see_patient(person, viewer):
+    if not rehab.may_see_patient(person, _viewer()):
         abort(404)
-    return person
+    # a doctor's patient unknown to the person service: shown without a name
+    return person or rehab.PersonFacts(pnr, rehab.UNKNOWN_NAME)
 
 
 @bp.get("/patient/<token>")
