@@ -139,6 +139,8 @@ class Certificate(Base):
     sick_leave_start: Mapped[date | None] = mapped_column(Date)
     sick_leave_end: Mapped[date | None] = mapped_column(Date)
     main_diagnosis: Mapped[str | None] = mapped_column(String(10))
+    # what the sick-leave engine reads, compact (periods, diagnoses, occupation): see domain.certificate_types
+    engine_data: Mapped[str | None] = mapped_column(Text)
 
     staff: Mapped[Staff] = relationship()
     unit: Mapped[CareUnit] = relationship()

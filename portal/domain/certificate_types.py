@@ -490,3 +490,19 @@ def sick_leave_span(ctype: CertificateType, content: dict[str, Any]) -> tuple[da
         return None
     return (min(date.fromisoformat(p["start"]) for p in periods),
             max(date.fromisoformat(p["end"]) for p in periods))
+
+
+def engine_data(ctype: CertificateType, content: dict[str, Any]) -> str | None:
+    """The few answers the sick-leave engine reads, as compact JSON stored beside the certificate, so a
+    unit's list never parses thousands of whole certificates: {"p": [[start, end, degree], ...],
+    "d": [diagnosis codes], "o": [occupation codes]}. None for types that don't count for sick leave."""
+    import json
+
+    if not ctype.sick_leave:
+        return None
+    occ = ctype.with_role("occupation")
+    occupation = content.get(occ.id) if occ else None
+    data = {"p": [[p["start"], p["end"], p["degree"]] for p in sick_leave_periods(ctype, content)],
+            "d": [d["code"] for d in diagnoses(ctype, content)],
+            "o": occupation if isinstance(occupation, list) else ([occupation] if occupation else [])}
+    return json.dumps(data, separators=(",", ":"))

@@ -164,7 +164,9 @@ class _Checker:
         elif all(existing.get(k) == v for k, v in rec.items()):
             self.plan.unchanged[section] += 1
         elif immutable:
-            diff = sorted(k for k, v in rec.items() if existing.get(k) != v)
+            derived = {"sick_leave_start", "sick_leave_end", "main_diagnosis", "engine_data", "provider_id"}
+            diff = sorted(k for k, v in rec.items() if existing.get(k) != v and k not in derived) or sorted(
+                k for k, v in rec.items() if existing.get(k) != v)
             self.problem(section, i, key, ", ".join(diff), "differs from what is already stored, and it cannot change")
         else:
             self.plan.changed[section].append(rec)
@@ -344,7 +346,8 @@ class _Checker:
             rec = {"id": cid, "type_code": ctype.code, "type_version": ctype.version, "patient_pnr": pnr,
                    "staff_id": staff, "unit_id": unit, "provider_id": provider, "signed_at": signed,
                    "content": content, "sick_leave_start": span[0] if span else None,
-                   "sick_leave_end": span[1] if span else None, "main_diagnosis": ct.main_diagnosis(ctype, content)}
+                   "sick_leave_end": span[1] if span else None, "main_diagnosis": ct.main_diagnosis(ctype, content),
+                   "engine_data": ct.engine_data(ctype, content)}
             self.certificates[cid] = rec
             self.record("certificates", cid, rec, self.existing.certificates.get(cid), immutable=True, i=i)
 

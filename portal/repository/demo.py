@@ -67,6 +67,7 @@ def load_large(session: Session, registry: ct.Registry, *, today: date, seed: in
                    "provider_id": provider_of[c["unit"]], "signed_at": datetime.fromisoformat(c["signed"]),
                    "content": c["content"], "sick_leave_start": span[0] if span else None,
                    "sick_leave_end": span[1] if span else None, "main_diagnosis": ct.main_diagnosis(ctype, c["content"]),
+                   "engine_data": ct.engine_data(ctype, c["content"]),
                    "revoked_at": datetime.fromisoformat(rev["at"]) if rev else None,
                    "revoke_reason": rev["reason"] if rev else None}
             certs.append(row)

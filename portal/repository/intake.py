@@ -54,7 +54,8 @@ def existing_for(session: Session, doc: Any) -> intake.Existing:
             ex.persons[p.personnummer] = _row(p, ("personnummer", "given_name", "family_name", "protected",
                                                   "deceased", "validation_person"))
     cert_cols = ("id", "type_code", "type_version", "patient_pnr", "staff_id", "unit_id", "provider_id", "signed_at",
-                 "content", "sick_leave_start", "sick_leave_end", "main_diagnosis", "revoked_at", "revoke_reason")
+                 "content", "sick_leave_start", "sick_leave_end", "main_diagnosis", "engine_data", "revoked_at",
+                 "revoke_reason")
     for chunk in _chunks(ids["certificates"]):
         for c in session.scalars(select(Certificate).where(Certificate.id.in_(chunk))):
             ex.certificates[c.id] = _row(c, cert_cols)

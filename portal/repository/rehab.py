@@ -2,6 +2,7 @@
 and one patient's certificates within the care provider."""
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Iterable
@@ -29,21 +30,18 @@ class UnitData:
     doctor_names: dict[str, str]
 
 
-def _to_engine(row, ctype: ct.CertificateType) -> sick_leave.SickLeaveCertificate | None:
-    content = row.content or {}
-    periods = tuple(sick_leave.Period(date.fromisoformat(p["start"]), date.fromisoformat(p["end"]), int(p["degree"]))
-                    for p in ct.sick_leave_periods(ctype, content) if float(p["degree"]).is_integer())
+def _to_engine(row) -> sick_leave.SickLeaveCertificate | None:
+    """A stored certificate as the engine's input, from its compact engine data."""
+    data = json.loads(row.engine_data) if row.engine_data else {}
+    periods = tuple(sick_leave.Period(date.fromisoformat(s), date.fromisoformat(e), int(d))
+                    for s, e, d in data.get("p", ()) if float(d).is_integer())
     if not periods:
         return None
-    diagnoses = ct.diagnoses(ctype, content)
-    occ_q = ctype.with_role("occupation")
-    occupation = content.get(occ_q.id) if occ_q else None
+    codes = data.get("d") or []
     return sick_leave.SickLeaveCertificate(
         id=row.id, patient_id=row.patient_pnr, signed=row.signed_at, periods=periods,
-        diagnosis=diagnoses[0]["code"] if diagnoses else None,
-        secondary_diagnoses=tuple(d["code"] for d in diagnoses[1:]), doctor_id=row.staff_id,
-        unit_id=row.unit_id, care_provider_id=row.provider_id,
-        occupation=tuple(occupation) if isinstance(occupation, list) else ((occupation,) if occupation else ()))
+        diagnosis=codes[0] if codes else None, secondary_diagnoses=tuple(codes[1:]), doctor_id=row.staff_id,
+        unit_id=row.unit_id, care_provider_id=row.provider_id, occupation=tuple(data.get("o") or ()))
 
 
 def _records(session: Session, rows, registry: ct.Registry) -> UnitData:
@@ -58,7 +56,7 @@ def _records(session: Session, rows, registry: ct.Registry) -> UnitData:
             replaced_by.setdefault(to_id, []).append(from_id)
     records = []
     for r in rows:
-        cert = _to_engine(r, registry[r.type_code])
+        cert = _to_engine(r)
         if cert is not None:
             records.append(sick_leave.CertificateRecord(cert, r.type_code, revoked=r.revoked_at is not None,
                                                         replaced_by=tuple(replaced_by.get(r.id, ()))))
@@ -69,7 +67,7 @@ def _records(session: Session, rows, registry: ct.Registry) -> UnitData:
 
 
 _COLS = (Certificate.id, Certificate.type_code, Certificate.patient_pnr, Certificate.signed_at, Certificate.staff_id,
-         Certificate.unit_id, Certificate.provider_id, Certificate.revoked_at, Certificate.content)
+         Certificate.unit_id, Certificate.provider_id, Certificate.revoked_at, Certificate.engine_data)
 
 
 def unit_certificates(session: Session, registry: ct.Registry, *, unit_ids: list[str], provider_id: str,
@@ -78,13 +76,17 @@ def unit_certificates(session: Session, registry: ct.Registry, *, unit_ids: list
     on or after `since` (active or recently ended): the unit list's engine input, revoked and replaced
     ones flagged for `sick_leave.counting`."""
     codes = registry.sick_leave_codes()
-    patients = (select(Certificate.patient_pnr)
-                .where(Certificate.unit_id.in_(unit_ids), Certificate.type_code.in_(codes),
-                       Certificate.revoked_at.is_(None), Certificate.sick_leave_end >= since)
-                .distinct())
-    rows = session.execute(select(*_COLS).where(
-        Certificate.unit_id.in_(unit_ids), Certificate.provider_id == provider_id, Certificate.type_code.in_(codes),
-        Certificate.patient_pnr.in_(patients))).all()
+    # two steps, each on its own index (unit+type+end, then provider+patient): a planner cannot pick a
+    # nested loop over a stale estimate of the first
+    patients = sorted(set(session.scalars(
+        select(Certificate.patient_pnr).where(Certificate.unit_id.in_(unit_ids), Certificate.type_code.in_(codes),
+                                              Certificate.revoked_at.is_(None), Certificate.sick_leave_end >= since))))
+    rows = []
+    columns = _COLS
+    for i in range(0, len(patients), 1000):
+        rows += session.execute(select(*columns).where(
+            Certificate.provider_id == provider_id, Certificate.patient_pnr.in_(patients[i:i + 1000]),
+            Certificate.unit_id.in_(unit_ids), Certificate.type_code.in_(codes))).all()
     return _records(session, rows, registry)
 
 
