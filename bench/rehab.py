@@ -106,7 +106,7 @@ def main() -> None:
                                            provider_id=demo.hsa("VG1"), since=NOW.date())
             pnrs = {r.certificate.patient_id for r in data.records}
             app.extensions["person_service"].lookup(pnrs)
-            store.fk_messages(s, [r.certificate.id for r in data.records], NOW.date())
+            store.fk_messages(s, [r.certificate.id for r in data.records], NOW.date(), unit_ids=scope)
 
     fetch_times = [timed(fetch) for _ in range(max(20, args.requests // 5))]
     pm, pp = ms(page_times)

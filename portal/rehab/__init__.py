@@ -135,7 +135,7 @@ def unit_rows(settings: sick_leave.Settings) -> list[rehab.CaseRow]:
     doctor = current_user.hsa_id if current_user.role == access.LAKARE else None
     cases = sick_leave.unit_cases(sick_leave.counting(records), today, settings, doctor_id=doctor)
     ids = {c for case in cases for c in case.certificate_ids}
-    counts = rehab.question_counts(store.fk_messages(session, ids, today), today)
+    counts = rehab.question_counts(store.fk_messages(session, ids, today, unit_ids=scope), today)
     return rehab.visible_rows(cases, facts, _viewer(), today, doctor_names=data.doctor_names, questions=counts)
 
 

@@ -44,15 +44,17 @@ def _to_engine(row) -> sick_leave.SickLeaveCertificate | None:
         unit_id=row.unit_id, care_provider_id=row.provider_id, occupation=tuple(data.get("o") or ()))
 
 
-def _records(session: Session, rows, registry: ct.Registry) -> UnitData:
+def _records(session: Session, rows, registry: ct.Registry, relations_of=None) -> UnitData:
+    """Rows to engine records. `relations_of`: a SELECT of the rows' ids (instead of a long id list)."""
     ids = [r.id for r in rows]
     replaced_by: dict[str, list[str]] = {}
     newer = Certificate.__table__.alias("newer")
-    for i in range(0, len(ids), 2000):
+    id_sets = [relations_of] if relations_of is not None else [ids[i:i + 2000] for i in range(0, len(ids), 2000)]
+    for chunk in id_sets:
         for to_id, from_id in session.execute(
                 select(CertificateRelation.to_id, CertificateRelation.from_id)
                 .join(newer, newer.c.id == CertificateRelation.from_id)
-                .where(CertificateRelation.to_id.in_(ids[i:i + 2000]), newer.c.revoked_at.is_(None))):
+                .where(CertificateRelation.to_id.in_(chunk), newer.c.revoked_at.is_(None))):
             replaced_by.setdefault(to_id, []).append(from_id)
     records = []
     for r in rows:
@@ -82,12 +84,13 @@ def unit_certificates(session: Session, registry: ct.Registry, *, unit_ids: list
         select(Certificate.patient_pnr).where(Certificate.unit_id.in_(unit_ids), Certificate.type_code.in_(codes),
                                               Certificate.revoked_at.is_(None), Certificate.sick_leave_end >= since))))
     rows = []
-    columns = _COLS
     for i in range(0, len(patients), 1000):
-        rows += session.execute(select(*columns).where(
+        rows += session.execute(select(*_COLS).where(
             Certificate.provider_id == provider_id, Certificate.patient_pnr.in_(patients[i:i + 1000]),
             Certificate.unit_id.in_(unit_ids), Certificate.type_code.in_(codes))).all()
-    return _records(session, rows, registry)
+    # replacements: every certificate of the unit that another one replaces (a superset, by index)
+    on_unit = select(Certificate.id).where(Certificate.unit_id.in_(unit_ids), Certificate.type_code.in_(codes))
+    return _records(session, rows, registry, relations_of=on_unit)
 
 
 def patient_certificates(session: Session, pnr: str, provider_id: str):
@@ -103,19 +106,22 @@ def patient_sick_leave(session: Session, registry: ct.Registry, pnr: str, provid
     return _records(session, rows, registry)
 
 
-def fk_messages(session: Session, certificate_ids: Iterable[str], today: date) -> list[dict]:
-    """FK's messages of the last 90 days about these certificates, with whether each was answered."""
-    ids = list(certificate_ids)
+def fk_messages(session: Session, certificate_ids: Iterable[str], today: date,
+                unit_ids: list[str] | None = None) -> list[dict]:
+    """FK's messages of the last 90 days about these certificates, with whether each was answered.
+    With `unit_ids` the query asks for the units' messages (indexed) instead of a long id list."""
+    wanted = set(certificate_ids)
     since = datetime.combine(today - timedelta(days=90), datetime.min.time())
-    out: list[dict] = []
-    answered: set[str] = set()
-    for i in range(0, len(ids), 2000):
-        chunk = ids[i:i + 2000]
-        rows = session.execute(select(Message.id, Message.certificate_id, Message.subject, Message.sender,
-                                      Message.sent_at, Message.handled_at, Message.in_reply_to)
-                               .where(Message.certificate_id.in_(chunk), Message.sent_at >= since)).all()
-        answered |= {r.in_reply_to for r in rows if r.sender == "CARE" and r.in_reply_to}
-        out += [r._asdict() for r in rows]
-    for m in out:
-        m["answered"] = m["id"] in answered
-    return out
+    cols = (Message.id, Message.certificate_id, Message.subject, Message.sender, Message.sent_at,
+            Message.handled_at, Message.in_reply_to)
+    if unit_ids is not None:
+        rows = session.execute(select(*cols).where(Message.unit_id.in_(unit_ids), Message.sent_at >= since)).all()
+    else:
+        ids = sorted(wanted)
+        rows = []
+        for i in range(0, len(ids), 2000):
+            rows += session.execute(select(*cols).where(Message.certificate_id.in_(ids[i:i + 2000]),
+                                                        Message.sent_at >= since)).all()
+    rows = [r for r in rows if r.certificate_id in wanted]
+    answered = {r.in_reply_to for r in rows if r.sender == "CARE" and r.in_reply_to}
+    return [dict(r._asdict(), answered=r.id in answered) for r in rows]
