@@ -135,3 +135,15 @@ def test_doctor_sees_only_own_cases_with_a_protected_patient_masked(staff_page, 
     headers = page.locator("thead th").all_inner_texts()
     assert not any(h.startswith(t["doctor_col"]) for h in headers)  # a doctor's list has no doctor column
     no_violations(page)
+
+
+@pytest.mark.parametrize("width", [390, 1280])
+def test_the_wide_list_scrolls_inside_its_region_not_the_page(browser, live, width):
+    context = new_context(browser, live.url, width=width, height=800)
+    page = context.new_page()
+    crawl.login(page, "coordinator")
+    page.goto("/rehabstod/sjukfall")
+    assert page.evaluate("() => document.documentElement.scrollWidth") <= width
+    region = page.locator(".app-table-wrap")
+    assert region.get_attribute("tabindex") == "0" and region.get_attribute("role") == "region"
+    context.close()
