@@ -9,6 +9,7 @@ from flask import (Blueprint, abort, current_app, flash, redirect, render_templa
 from flask_login import current_user
 
 from .. import db, recipient_name
+from ..adapters.person_service import PersonServiceUnavailable
 from ..auth.guards import citizen_required
 from ..domain import certificates as rules
 from ..i18n import current_language
@@ -112,11 +113,12 @@ def _sending_state(cert, ctype):
     person = current_app.extensions["person_service"]
     try:
         info = person.one(cert.patient_pnr)
-        validation = bool(info and info.validation_person)
-    except Exception:
-        validation = False
-    return {"recipient": recipient, "live": live, "failed": failed if live is None else None,
-            "refusal": sending.refusal(ctype, cert, validation_person=validation)}
+    except PersonServiceUnavailable:
+        # fail closed: without the person service we cannot rule out a valideringsperson
+        refusal = sending.refusal(ctype, cert, validation_person=False) or "PERSON_SERVICE_UNAVAILABLE"
+    else:
+        refusal = sending.refusal(ctype, cert, validation_person=bool(info and info.validation_person))
+    return {"recipient": recipient, "live": live, "failed": failed if live is None else None, "refusal": refusal}
 
 
 @bp.post("/intyg/<certificate_id>/arkivera")

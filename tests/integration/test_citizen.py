@@ -294,3 +294,13 @@ def test_a_type_without_electronic_recipient_offers_no_send(citizen, session):
     assert "Skicka till" not in html
     response = citizen.get(f"/mina-intyg/intyg/{cert.id}/skicka")
     assert "kan inte skickas elektroniskt" in response.get_data(as_text=True)
+
+
+def test_sending_fails_closed_when_the_person_service_is_down(citizen, session, demo):
+    cert = sendable(session)
+    demo.extensions["person_service"].mode = "fail"
+    before = counts(demo)
+    response = citizen.post(f"/mina-intyg/intyg/{cert.id}/skicka", data={"csrf_token": csrf(citizen), "consent": "yes"})
+    assert response.status_code == 409
+    assert "kan inte skickas just nu" in response.get_data(as_text=True)
+    assert counts(demo) == before
