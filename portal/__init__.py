@@ -54,6 +54,10 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         app.extensions["db_sessionmaker"], mode=app.config["PERSON_SERVICE_MODE"],
         timeout=app.config["PERSON_SERVICE_TIMEOUT"])
 
+    from .repository.rehab import ComputedCache
+
+    app.extensions["rehab_cache"] = ComputedCache()
+
     from . import auth
     from .citizen import bp as citizen_bp
     from .main import bp as main_bp

@@ -78,3 +78,15 @@ def session() -> Session:
 def new_session(app: Flask) -> Session:
     """A session of its own (workers, commands, tests)."""
     return app.extensions["db_sessionmaker"]()
+
+
+def one_of(session: Session, column, values):
+    """`column IN (values)`: on PostgreSQL as `column = ANY(:array)`, one bound array instead of a
+    placeholder per value (a long IN list costs more to build and parse than the query takes)."""
+    values = list(values)
+    if session.get_bind().dialect.name == "postgresql":
+        from sqlalchemy import any_, literal
+        from sqlalchemy.dialects.postgresql import ARRAY
+
+        return column == any_(literal(values, ARRAY(column.type)))
+    return column.in_(values)

@@ -52,6 +52,9 @@ class CareUnit(Base):
     postal_code: Mapped[str | None] = mapped_column(String(10))
     city: Mapped[str | None] = mapped_column(String(100))
     phone: Mapped[str | None] = mapped_column(String(40))
+    # bumped whenever the unit's certificates, revocations or relations change (repository.intake):
+    # Rehabstöd's cache of computed sick-leave cases is keyed on it
+    data_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
     provider: Mapped[CareProvider] = relationship()
     parent: Mapped[CareUnit | None] = relationship(remote_side="CareUnit.hsa_id")

@@ -12,6 +12,7 @@ from typing import Iterable
 
 from sqlalchemy import select
 
+from ..db import one_of
 from ..models import Person
 
 
@@ -52,7 +53,9 @@ class LocalPersonService:
         found: dict[str, PersonInfo] = {}
         with self._session_factory() as s:
             for i in range(0, len(wanted), 1000):
-                for p in s.scalars(select(Person).where(Person.personnummer.in_(wanted[i:i + 1000]))):
+                for p in s.execute(select(Person.personnummer, Person.given_name, Person.family_name,
+                                          Person.protected, Person.deceased, Person.validation_person)
+                                   .where(one_of(s, Person.personnummer, wanted[i:i + 1000]))):
                     found[p.personnummer] = PersonInfo(p.personnummer, p.given_name, p.family_name, p.protected,
                                                        p.deceased, p.validation_person)
         return found

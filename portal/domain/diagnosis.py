@@ -19,6 +19,8 @@ pick the label of the user's language.
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import re
 from typing import NamedTuple
 
@@ -163,6 +165,7 @@ def in_range(code: str | None, range_id: str) -> bool:
     return key is not None and low <= key <= high
 
 
+@lru_cache(maxsize=4096)
 def chapter_of(code: str | None) -> str:
     """The id of the code's ICD-10 chapter ("F43.8" -> "F00-F99"), or ``UTAN``."""
     key = _key(code)

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import re
 from datetime import date
+from functools import lru_cache
 
 from personnummer import personnummer as _lib
 
@@ -34,8 +35,15 @@ def is_valid(value: object) -> bool:
     return normalize(value) is not None
 
 
+@lru_cache(maxsize=65536)
+def _facts(pnr: str) -> tuple[date, bool, bool]:
+    """(birth date, male, samordningsnummer) of a valid number; parsed once (lists show thousands)."""
+    parsed = _lib.parse(pnr)
+    return parsed.get_date(), parsed.is_male(), parsed.is_coordination_number()
+
+
 def birth_date(pnr: str) -> date:
-    return _lib.parse(pnr).get_date()
+    return _facts(pnr)[0]
 
 
 def age(pnr: str, today: date) -> int:
@@ -45,11 +53,11 @@ def age(pnr: str, today: date) -> int:
 
 def gender(pnr: str) -> str:
     """"M" or "F" from the second-to-last digit."""
-    return "M" if _lib.parse(pnr).is_male() else "F"
+    return "M" if _facts(pnr)[1] else "F"
 
 
 def is_coordination_number(pnr: str) -> bool:
-    return _lib.parse(pnr).is_coordination_number()
+    return _facts(pnr)[2]
 
 
 def display(pnr: str) -> str:

@@ -120,23 +120,34 @@ def _person_facts(pnrs) -> dict[str, rehab.PersonFacts]:
 
 def unit_rows(settings: sick_leave.Settings) -> list[rehab.CaseRow]:
     """The ongoing cases the logged-in user may see on their unit, as display rows (raises
-    PatientsUnavailable when the person service cannot answer)."""
+    PatientsUnavailable when the person service cannot answer).
+
+    The engine's input and its cases are reused between requests while the units' data versions are
+    unchanged (repository.rehab.ComputedCache); PU-tjänsten, FK's questions and the access rules are
+    asked afresh on every request."""
     today = _clock().today()
     session = db.session()
+    cache = current_app.extensions["rehab_cache"]
     scope = store.unit_scope(session, current_user.unit_id)
     since = today - timedelta(days=settings.max_days_since_sjukfall_end)
-    data = store.unit_certificates(session, _registry(), unit_ids=scope, provider_id=current_user.provider_id,
-                                   since=since)
-    patients = {r.certificate.patient_id for r in data.records}
-    facts = _person_facts(patients)
-    records = [r if r.certificate.patient_id not in facts or not facts[r.certificate.patient_id].validation_person
-               else sick_leave.CertificateRecord(r.certificate, r.type_code, r.revoked, r.replaced_by, True)
-               for r in data.records]
+    base = (store.scope_versions(session, scope), current_user.provider_id, since)
+    data = cache.get(("input",) + base, lambda: store.unit_certificates(
+        session, _registry(), unit_ids=scope, provider_id=current_user.provider_id, since=since))
+    facts = _person_facts(data.patients)
+    validation = frozenset(p for p, f in facts.items() if f.validation_person)
     doctor = current_user.hsa_id if current_user.role == access.LAKARE else None
-    cases = sick_leave.unit_cases(sick_leave.counting(records), today, settings, doctor_id=doctor)
+
+    def compute():
+        records = [r if r.certificate.patient_id not in validation
+                   else sick_leave.CertificateRecord(r.certificate, r.type_code, r.revoked, r.replaced_by, True)
+                   for r in data.records]
+        return sick_leave.unit_cases(sick_leave.counting(records), today, settings, doctor_id=doctor)
+
+    cases = cache.get(("cases",) + base + (today, settings, doctor, validation), compute)
     ids = {c for case in cases for c in case.certificate_ids}
     counts = rehab.question_counts(store.fk_messages(session, ids, today, unit_ids=scope), today)
-    return rehab.visible_rows(cases, facts, _viewer(), today, doctor_names=data.doctor_names, questions=counts)
+    names = store.staff_names(session, {case.doctor_id for case in cases})
+    return rehab.visible_rows(cases, facts, _viewer(), today, doctor_names=names, questions=counts)
 
 
 @bp.get("/")

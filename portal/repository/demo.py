@@ -43,6 +43,10 @@ def load_large(session: Session, registry: ct.Registry, *, today: date, seed: in
             session.execute(insert(Certificate), certs)
         if relations:
             session.execute(insert(CertificateRelation), relations)
+        if certs:
+            from .intake import bump_units
+
+            bump_units(session, {c["unit_id"] for c in certs})
         if messages:
             firsts = [m for m in messages if not (m["in_reply_to"] or m["reminder_of"])]
             rest = [m for m in messages if m["in_reply_to"] or m["reminder_of"]]

@@ -20,6 +20,8 @@ from ..models import (
 )
 
 CHUNK = 500
+#: handled_by of a request for komplettering that a complementing certificate handled
+COMPLEMENTED = "KOMPLETTERING"
 
 
 def _chunks(values: Iterable, size: int = CHUNK):
@@ -121,6 +123,39 @@ def apply(session: Session, plan: intake.Plan) -> None:
                                                              q["sent_at"]))
     for rec in questions:
         session.execute(insert(Message), [rec])
+    session.flush()
+    complements = [r for r in plan.new["relations"] if r["kind"] == "COMPLEMENTS"]
+    if complements:
+        handle_complemented(session, complements, [r for r in plan.new["certificates"]])
+    touched = {c["unit_id"] for c in plan.new["certificates"]}
+    related = [r["id"] for r in plan.new["revocations"]] + [r["to_id"] for r in plan.new["relations"]]
+    for chunk in _chunks(set(related) - {c["id"] for c in plan.new["certificates"]}):
+        touched |= set(session.scalars(select(Certificate.unit_id).where(Certificate.id.in_(chunk))))
+    bump_units(session, touched)
+
+
+def bump_units(session: Session, unit_ids: Iterable[str]) -> None:
+    """Mark these units' certificate data as changed (the Rehabstöd case cache is keyed on it)."""
+    for chunk in _chunks(sorted(unit_ids)):
+        session.execute(update(CareUnit).where(CareUnit.hsa_id.in_(chunk))
+                        .values(data_version=CareUnit.data_version + 1))
+
+
+def handle_complemented(session: Session, relations: list[dict], new_certificates: list[dict]) -> None:
+    """A complementing certificate has arrived: FK's open requests for komplettering of the certificate
+    it complements (and their reminders) are handled, at the time the new certificate was signed."""
+    signed = {c["id"]: c["signed_at"] for c in new_certificates}
+    for rel in relations:
+        at = signed.get(rel["from_id"]) or session.scalar(
+            select(Certificate.signed_at).where(Certificate.id == rel["from_id"]))
+        requests = list(session.scalars(select(Message.id).where(
+            Message.certificate_id == rel["to_id"], Message.subject == "KOMPLT", Message.sender == "FK",
+            Message.handled_at.is_(None), Message.sent_at <= at)))
+        if not requests:
+            continue
+        session.execute(update(Message).where(
+            (Message.id.in_(requests)) | (Message.reminder_of.in_(requests)), Message.handled_at.is_(None))
+            .values(handled_at=at, handled_by=COMPLEMENTED))
     session.flush()
 
 

@@ -3,13 +3,16 @@ and one patient's certificates within the care provider."""
 from __future__ import annotations
 
 import json
+import threading
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Iterable
 
+from cachetools import LRUCache
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from ..db import one_of
 from ..domain import certificate_types as ct
 from ..domain import sick_leave
 from ..models import CareUnit, Certificate, CertificateRelation, Message, Staff
@@ -24,10 +27,57 @@ def unit_scope(session: Session, unit_id: str) -> list[str]:
     return scope
 
 
+def scope_versions(session: Session, unit_ids: list[str]) -> tuple[tuple[str, int], ...]:
+    """The units' data versions (bumped by every intake that changes their certificates): with the
+    scope itself, the key under which computed cases may be reused."""
+    return tuple(sorted((u, v) for u, v in session.execute(select(CareUnit.hsa_id, CareUnit.data_version)
+                                        .where(CareUnit.hsa_id.in_(unit_ids))).all()))
+
+
+class ComputedCache:
+    """A small in-process LRU for values derived from a unit's certificates (the engine's input and
+    its cases), keyed on the units' data versions so that a change in the database, made by any
+    process, is never served stale. Holds no names and nothing from the person service: who may
+    see what is decided per request, after PU-tjänsten has answered."""
+
+    def __init__(self, size: int = 16) -> None:
+        self._cache: LRUCache = LRUCache(maxsize=size)
+        self._lock = threading.Lock()
+        self.hits = self.misses = 0
+
+    def get(self, key, compute):
+        with self._lock:
+            if key in self._cache:
+                self.hits += 1
+                return self._cache[key]
+        value = compute()
+        with self._lock:
+            self.misses += 1
+            self._cache[key] = value
+        return value
+
+    def clear(self) -> None:
+        with self._lock:
+            self._cache.clear()
+
+
 @dataclass
 class UnitData:
     records: list[sick_leave.CertificateRecord]
     doctor_names: dict[str, str]
+
+    @property
+    def patients(self) -> frozenset[str]:
+        return frozenset(r.certificate.patient_id for r in self.records)
+
+
+def staff_names(session: Session, staff_ids) -> dict[str, str]:
+    ids = sorted(i for i in staff_ids if i)
+    names: dict[str, str] = {}
+    for i in range(0, len(ids), 1000):
+        names.update((s.hsa_id, f"{s.given_name} {s.family_name}") for s in session.execute(
+            select(Staff.hsa_id, Staff.given_name, Staff.family_name).where(Staff.hsa_id.in_(ids[i:i + 1000]))))
+    return names
 
 
 def _to_engine(row) -> sick_leave.SickLeaveCertificate | None:
@@ -62,10 +112,7 @@ def _records(session: Session, rows, registry: ct.Registry, relations_of=None) -
         if cert is not None:
             records.append(sick_leave.CertificateRecord(cert, r.type_code, revoked=r.revoked_at is not None,
                                                         replaced_by=tuple(replaced_by.get(r.id, ()))))
-    staff_ids = {r.staff_id for r in rows}
-    names = {s.hsa_id: f"{s.given_name} {s.family_name}" for s in session.execute(
-        select(Staff.hsa_id, Staff.given_name, Staff.family_name).where(Staff.hsa_id.in_(staff_ids)))}
-    return UnitData(records, names)
+    return UnitData(records, staff_names(session, {r.staff_id for r in rows}))
 
 
 _COLS = (Certificate.id, Certificate.type_code, Certificate.patient_pnr, Certificate.signed_at, Certificate.staff_id,
@@ -86,7 +133,7 @@ def unit_certificates(session: Session, registry: ct.Registry, *, unit_ids: list
     rows = []
     for i in range(0, len(patients), 1000):
         rows += session.execute(select(*_COLS).where(
-            Certificate.provider_id == provider_id, Certificate.patient_pnr.in_(patients[i:i + 1000]),
+            Certificate.provider_id == provider_id, one_of(session, Certificate.patient_pnr, patients[i:i + 1000]),
             Certificate.unit_id.in_(unit_ids), Certificate.type_code.in_(codes))).all()
     # replacements: every certificate of the unit that another one replaces (a superset, by index)
     on_unit = select(Certificate.id).where(Certificate.unit_id.in_(unit_ids), Certificate.type_code.in_(codes))

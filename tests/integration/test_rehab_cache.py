@@ -1,0 +1,78 @@
+"""The Rehabstöd case cache never serves stale data: the unit's computed sick-leave cases are reused
+between requests only while the unit's data version is unchanged, and PU-tjänsten is asked afresh
+on every request."""
+from __future__ import annotations
+
+from datetime import timedelta
+
+from sqlalchemy import update
+
+from conftest import NOW, session_login
+from portal import db
+from portal.domain import demo as demo_data
+from portal.models import Person
+from portal.repository import intake
+
+COORDINATOR = demo_data.hsa("R001")
+VE10 = demo_data.hsa("VE10")
+
+
+def _login(client, app):
+    session_login(client, app, "staff", COORDINATOR, unit_id=VE10, role="REHABKOORDINATOR", name="Koordinator")
+
+
+def _new_patient(app, seed: int):
+    """A new person with an ongoing FK7804 sick leave on VE10, as an intake document."""
+    gen = demo_data.Generator(app.extensions["certificate_types"], NOW.date(), seed=seed, id_prefix=f"cache{seed}")
+    with db.new_session(app) as s:
+        gen.used_pnr |= set(s.scalars(__import__("sqlalchemy").select(Person.personnummer)))
+    person = gen.person()
+    pd = demo_data.PatientData(person=person)
+    gen.sick_leave_chain(pd, "VE10", NOW.date() - timedelta(days=20), ongoing=True, max_certs=1)
+    certs = [dict(c, unit=demo_data.hsa(c["unit"])) for c in pd.certificates if c["type"] == "FK7804"]
+    return person, {"persons": [person], "certificates": certs}
+
+
+def _load(app, doc):
+    with db.new_session(app) as s:
+        problems, _ = intake.load(s, doc, app.extensions["certificate_types"])
+    assert problems == []
+
+
+def _shown(client) -> str:
+    return client.get("/rehabstod/sjukfall?personuppgifter=1").get_data(as_text=True).replace("-", "")
+
+
+def test_a_certificate_loaded_after_a_view_appears_on_the_next_view(demo, client):
+    _login(client, demo)
+    person, doc = _new_patient(demo, 7)
+    assert person["personnummer"] not in _shown(client)
+    assert demo.extensions["rehab_cache"].misses >= 1
+    _load(demo, doc)
+    assert person["personnummer"] in _shown(client)
+
+
+def test_a_revocation_loaded_after_a_view_removes_the_case(demo, client):
+    _login(client, demo)
+    person, doc = _new_patient(demo, 8)
+    _load(demo, doc)
+    assert person["personnummer"] in _shown(client)
+    _load(demo, {"revocations": [{"certificate": c["id"], "at": (NOW - timedelta(hours=1)).isoformat(),
+                                  "reason": "Fel patient"} for c in doc["certificates"]]})
+    assert person["personnummer"] not in _shown(client)
+
+
+def test_the_person_service_is_asked_on_every_view_even_when_cases_are_cached(demo, client):
+    _login(client, demo)
+    person, doc = _new_patient(demo, 9)
+    _load(demo, doc)
+    first = _shown(client)
+    assert person["personnummer"] in first and person["family_name"] in first
+    # the person becomes protected: nothing about the unit's certificates changed
+    with db.new_session(demo) as s:
+        s.execute(update(Person).where(Person.personnummer == person["personnummer"]).values(protected=True))
+        s.commit()
+    hits = demo.extensions["rehab_cache"].hits
+    html = _shown(client)
+    assert demo.extensions["rehab_cache"].hits > hits  # the cases came from the cache ...
+    assert person["personnummer"] not in html  # ... and the coordinator no longer sees the patient
