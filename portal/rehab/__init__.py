@@ -150,12 +150,6 @@ def unit_rows(settings: sick_leave.Settings) -> list[rehab.CaseRow]:
     return rehab.visible_rows(cases, facts, _viewer(), today, doctor_names=names, questions=counts)
 
 
-@bp.get("/")
-@staff_required
-def start():
-    return render_template("rehab/start.html")
-
-
 @bp.get("/sjukfall")
 @staff_required
 def ongoing():
@@ -284,3 +278,7 @@ def settings():
             saved = True
     return render_template("rehab/settings.html", values=values, errors=errors, units=units, saved=saved), (
         400 if errors else 200)
+
+
+# the other Rehabstöd pages, each area in its own module (routes on this blueprint)
+from . import exports, lakarutlatanden, overview, questions  # noqa: E402,F401
