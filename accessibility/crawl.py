@@ -29,6 +29,10 @@ NOT_PAGES: dict[str, str] = {
     "citizen.download": "PDF files (their text is checked in tests/integration/test_pdf.py and e2e)",
     "rehab.patient": "reached through the list with a session-bound token; axe-checked in e2e/test_rehabstod.py",
     "rehab.certificate": "reached through the patient view; axe-checked in e2e/test_rehabstod.py",
+    "rehab.ongoing_pdf": "a PDF file (tested in tests/integration/test_rehab_exports.py and e2e/test_rehab_exports.py)",
+    "rehab.ongoing_xlsx": "an Excel file (tested in tests/integration/test_rehab_exports.py and e2e/test_rehab_exports.py)",
+    "rehab.lakarutlatanden_pdf": "a PDF file (tested in tests/integration/test_rehab_exports.py and e2e/test_rehab_exports.py)",
+    "rehab.lakarutlatanden_xlsx": "an Excel file (tested in tests/integration/test_rehab_exports.py and e2e/test_rehab_exports.py)",
 }
 
 # who to log in as for the pages of an area (endpoint prefix -> demo identities)
@@ -84,6 +88,15 @@ def _citizen_sendable(app: Flask) -> list[tuple[dict, str | None]]:
     return out
 
 
+def _rehab_questions(app: Flask) -> list[tuple[dict, str | None]]:
+    """FK question pages in each state, for the crawl's coordinator and doctor (portal.rehab.questions)."""
+    from portal.domain import demo
+    from portal.rehab import questions
+
+    ids = login_identities()
+    return questions.a11y_examples(app, (ids["coordinator"][1], demo.hsa("VE10")), (ids["doctor"][1], ids["doctor"][2]))
+
+
 EXAMPLES: dict[str, Callable[[Flask], list[tuple[dict, str | None]]]] = {
     "citizen.read": _citizen_certificates,
     "citizen.send": _citizen_sendable,
@@ -91,6 +104,7 @@ EXAMPLES: dict[str, Callable[[Flask], list[tuple[dict, str | None]]]] = {
     "testbroker.authorize": _module_examples("portal.testbroker", "testbroker.authorize"),
     "testbroker.logout": _module_examples("portal.testbroker", "testbroker.logout"),
     "recipient_sim.index": _module_examples("portal.recipient_sim", "recipient_sim.index"),
+    "rehab.question": _rehab_questions,
 }
 
 

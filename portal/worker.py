@@ -26,8 +26,10 @@ from flask.cli import with_appcontext
 
 from . import db
 from .adapters.recipients import DeliveryFailed, HttpRecipients
+from .domain import questions as question_rules
 from .domain import sending
 from .repository import outbox
+from .repository import questions as question_store
 
 log = logging.getLogger(__name__)
 
@@ -61,15 +63,20 @@ def deliver_due(app: Flask, now: datetime | None = None) -> dict[str, int]:
         if not claimed:
             return counts
         session.expunge_all()  # plain data from here: a rollback below must not expire (and reload) them
-        sources = outbox.delivery_sources(session, [s.certificate_id for s in claimed])
+        sources = outbox.delivery_sources(session, [s.certificate_id for s in claimed if s.kind != outbox.ANSWER])
+        answers = question_store.answer_sources(session, [s.payload_ref for s in claimed if s.kind == outbox.ANSWER])
         session.commit()  # end the read: no transaction stays open while posting (SQLite)
         for send in claimed:
             if at() >= send.next_attempt_at:  # the lease ran out (a slow batch): another worker may have it now
                 log.warning("send %s: lease expired before posting; left for the next pass", send.id)
                 continue
             try:
-                outcome = _deliver_one(session, send, sources.get(send.certificate_id), registry, recipients, at,
-                                       give_up_after)
+                if send.kind == outbox.ANSWER:
+                    outcome = _deliver_answer(session, send, answers.get(send.payload_ref or ""), recipients, at,
+                                              give_up_after)
+                else:
+                    outcome = _deliver_one(session, send, sources.get(send.certificate_id), registry, recipients,
+                                           at, give_up_after)
             except Exception:  # noqa: BLE001 - one send must not stop the others; the lease brings it back
                 session.rollback()
                 log.exception("send %s: not recorded; it is tried again when its lease ends", send.id)
@@ -85,8 +92,28 @@ def _deliver_one(session, send, source, registry, recipients, at, give_up_after)
     if why_not:
         log.warning("send %s: given up without posting: %s", send.id, why_not)
         return "failed" if outbox.record_refused(session, send.id, at(), why_not) else None
+    return _post(session, send, sending.payload(source.cert, ctype), recipients, at, give_up_after)
+
+
+def _deliver_answer(session, send, source, recipients, at, give_up_after) -> str | None:
+    """An answer to an FK question: posted to FK with a payload of the answer (never for a valideringsperson)."""
+    why_not = None
+    if source is None or source.question is None:
+        why_not = "answer not found"
+    elif send.recipient != question_rules.FK:
+        why_not = f"answers go to FK, not {send.recipient}"
+    elif source.validation_person:
+        why_not = sending.VALIDATION_PERSON
+    if why_not:
+        log.warning("send %s: given up without posting: %s", send.id, why_not)
+        return "failed" if outbox.record_refused(session, send.id, at(), why_not) else None
+    payload = question_rules.answer_payload(source.answer, source.question, unit_name=source.unit_name)
+    return _post(session, send, payload, recipients, at, give_up_after)
+
+
+def _post(session, send, payload, recipients, at, give_up_after) -> str | None:
     try:
-        recipients.deliver(send.recipient, send.idempotency_key, sending.payload(source.cert, ctype))
+        recipients.deliver(send.recipient, send.idempotency_key, payload)
     except DeliveryFailed as failure:
         state = outbox.record_failure(session, send.id, at(), failure.reason, give_up_after)
         log.warning("send %s to %s, attempt %s failed (%s): %s", send.id, send.recipient, send.attempts,

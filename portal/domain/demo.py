@@ -14,6 +14,7 @@ from datetime import date, datetime, time, timedelta
 from typing import Any, Iterator
 
 from . import certificate_types as ct
+from . import persons as pnr_rules
 from .persons import luhn_check_digit
 
 PREFIX = "TSTNMT2321000156-"
@@ -601,6 +602,7 @@ def small(*, today: date, seed: int, registry: ct.Registry, patients: int = 160)
         person = gen.person(born=born, **flags)
         all_patients.append(gen.patient(person=person, home_unit=unit, ongoing=(i % 5 != 0)))
     _ensure_coverage(gen, all_patients)
+    _lakarutlatanden_on_ve10(gen, all_patients, seed)
     for pd in all_patients:
         doc["persons"].append(pd.person)
         for cert in pd.certificates:
@@ -645,6 +647,39 @@ def _ensure_coverage(gen: Generator, all_patients: list[PatientData]) -> None:
                 new["signed"] = (sent + timedelta(days=3)).isoformat()
                 pd.relations.append({"from": new["id"], "to": cert["id"], "kind": "COMPLEMENTS"})
                 break
+
+
+def _lakarutlatanden_on_ve10(gen: Generator, all_patients: list[PatientData], seed: int) -> None:
+    """Enough läkarutlåtanden (FK7800/FK7801/FK7802) on Vårdcentralen Norrby for the Rehabstöd list to
+    be worth filtering: several doctors, types, diagnoses and signing dates, unanswered FK questions,
+    a protected patient and a valideringsperson among them. Drawn from a random generator of their
+    own, so everything generated before stays exactly as it was."""
+    saved, gen.rng = gen.rng, random.Random(seed * 31 + 7800)
+    rng, today = gen.rng, gen.today
+    try:
+        pool = [pd for pd in all_patients if pd.certificates and not pd.person["deceased"]
+                and any(c["unit"] in ("VE10", "VE11") for c in pd.certificates)
+                and pnr_rules.age(pd.person["personnummer"], today) >= 19]
+        plain = [pd for pd in pool if not pd.person["protected"] and not pd.person["validation_person"]]
+        special = [pd for pd in pool if pd.person["protected"] or pd.person["validation_person"]]
+        chosen = rng.sample(plain, k=min(14, len(plain))) + special
+        doctors = DOCTORS_BY_UNIT["VE10"]
+        for i, pd in enumerate(chosen):
+            code = ("FK7800", "FK7801", "FK7802")[i % 3] if i < 9 else rng.choice(["FK7800", "FK7801"])
+            day = today - timedelta(days=rng.randint(5, 60) if i % 4 == 1 else rng.randint(2, 700))
+            doctor = doctors[i % len(doctors)]
+            cert = gen.certificate(pd, code, "VE10", day, Context(signed=day, diagnoses=[gen.diagnosis()]), doctor)
+            if i % 4 == 1:  # FK asks about it, unanswered
+                subject = ("KOMPLT", "OVRIGT", "KONTKT")[i % 3]
+                heading, text = QUESTION_TEXTS[subject]
+                gen.qcounter += 1
+                sent = datetime.combine(min(day + timedelta(days=3), today), time(9))
+                pd.questions.append({"id": f"{gen.id_prefix}-q-{gen.qcounter:07d}", "certificate": cert["id"],
+                                     "subject": subject, "sender": "FK", "heading": heading, "text": text,
+                                     "sent": sent.isoformat(),
+                                     "last_answer_date": (sent.date() + timedelta(days=14)).isoformat()})
+    finally:
+        gen.rng = saved
 
 
 def patients(*, today: date, seed: int, registry: ct.Registry, used_pnr: set[str] = frozenset(),

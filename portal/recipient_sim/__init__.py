@@ -1,7 +1,8 @@
 """The recipient simulator (development, demo and tests only; off in production): stands in for
 Försäkringskassan's and Transportstyrelsen's certificate intake, so the outbox really posts over HTTP.
 
-- `POST /simulator/<FK|TS>/intyg`: a JSON body and the header `Idempotency-Key` (required). The
+- `POST /simulator/<FK|TS>/intyg`: a JSON body (a certificate, or with `"kind": "ANSWER"` the care unit's
+  answer to an FK question) and the header `Idempotency-Key` (required). The
   delivery is recorded once per key (table `sim_deliveries`): the first time 202, the same key again
   200 without a second record (exactly once at the recipient). The same key with another payload: 422.
 - `GET /simulator/<FK|TS>`: a page listing what was received (time, certificate id, type; never the
@@ -106,7 +107,8 @@ def index(recipient: str):
         select(SimDelivery).where(SimDelivery.recipient == recipient)
         .order_by(SimDelivery.received_at.desc(), SimDelivery.id.desc()).limit(SHOWN)).all()
     rows = [{"received_at": d.received_at, "certificate_id": d.certificate_id,
-             "type": str((d.payload or {}).get("type") or "")} for d in deliveries]
+             "type": _("Svar på fråga") if (d.payload or {}).get("kind") == "ANSWER"
+             else str((d.payload or {}).get("type") or "")} for d in deliveries]
     heading = {"FK": _("Mottagarsimulator – Försäkringskassan"),
                "TS": _("Mottagarsimulator – Transportstyrelsen")}[recipient]
     other = next(r for r in RECIPIENTS if r != recipient)

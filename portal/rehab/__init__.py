@@ -10,7 +10,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import logging
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import timedelta
 
 from cryptography.fernet import Fernet, InvalidToken
@@ -150,20 +150,43 @@ def unit_rows(settings: sick_leave.Settings) -> list[rehab.CaseRow]:
     return rehab.visible_rows(cases, facts, _viewer(), today, doctor_names=names, questions=counts)
 
 
-@bp.get("/sjukfall")
-@staff_required
-def ongoing():
+@dataclass(frozen=True)
+class OngoingList:
+    """The ongoing list as the user asked for it: every matching row in the on-screen order (the page
+    shows 100 of them at a time, the exports all), the visible columns, and the doctor filter's choices."""
+
+    filters: rehab.Filters
+    rows: list[rehab.CaseRow]
+    total: int
+    columns: list[str]
+    doctors: list[tuple[str | None, str]]
+
+
+def ongoing_filters() -> tuple[rehab.Filters, list[tuple[str, str]]]:
+    """The list's filters from the query string, and the errors (shared by the page and its exports)."""
     filters, errors = rehab.parse_filters(request.args.to_dict(flat=False))
     # the form's checkbox sends personuppgifter=0 (a hidden field) and then 1 when ticked: the last counts
     show_personal = "0" not in request.args.getlist("personuppgifter")[-1:]
-    filters = replace(filters, show_personal=show_personal)
+    return replace(filters, show_personal=show_personal), errors
+
+
+def ongoing_list(filters: rehab.Filters) -> OngoingList:
+    """The rows and columns the page and both exports show (raises PatientsUnavailable)."""
+    rows = unit_rows(_settings())
+    doctors = sorted({(r.doctor_id, r.doctor_name) for r in rows}, key=lambda d: d[1] or "")
+    shown = rehab.sort_rows(rehab.apply_filters(rows, filters), filters.sort, filters.order)
+    return OngoingList(filters, shown, len(rows), rehab.columns(_viewer(), filters.show_personal), doctors)
+
+
+@bp.get("/sjukfall")
+@staff_required
+def ongoing():
+    filters, errors = ongoing_filters()
     try:
-        rows = unit_rows(_settings())
+        result = ongoing_list(filters)
     except PatientsUnavailable:
         return render_template("rehab/unavailable.html"), 503
-    doctors = sorted({(r.doctor_id, r.doctor_name) for r in rows}, key=lambda d: d[1] or "")
-    total = len(rows)
-    shown = rehab.sort_rows(rehab.apply_filters(rows, filters), filters.sort, filters.order)
+    shown = result.rows
     page = request.args.get("sida", "1")
     number = int(page) if page.isdigit() else 1
     count = max(1, -(-len(shown) // PAGE_SIZE))
@@ -171,8 +194,8 @@ def ongoing():
     page_rows = shown[(number - 1) * PAGE_SIZE: number * PAGE_SIZE]
     _pdl([(r.patient_pnr, r.case.unit_id) for r in page_rows], pdl_rules.SJUKFALL)
     status = 400 if errors else 200
-    return page_or_fragment("rehab/ongoing.html", "results", rows=page_rows, total=total, matched=len(shown),
-                            filters=filters, errors=errors, doctors=doctors, show_personal=show_personal,
+    return page_or_fragment("rehab/ongoing.html", "results", rows=page_rows, total=result.total, matched=len(shown),
+                            filters=filters, errors=errors, doctors=result.doctors, show_personal=filters.show_personal,
                             chapters=diagnosis.CHAPTERS,
                             page_number=number, page_count=count, today=_clock().today(),
                             token=patient_token, degree_steps=rehab.degree_steps), status
@@ -215,14 +238,25 @@ def patient(token: str):
     registry = _registry()
     certificates = [r for r in rows if r.revoked_at is None and registry.get(r.type_code)
                     and registry[r.type_code].rehab != "none"]
+    # läkarutlåtanden have a tab of their own (?flik=lakarutlatanden; a plain link, no script needed)
+    tab = "lakarutlatanden" if request.args.get("flik") == "lakarutlatanden" else "intyg"
+    statements = [c for c in certificates if registry[c.type_code].rehab == "lakarutlatande"]
+    certificates = [c for c in certificates if registry[c.type_code].rehab != "lakarutlatande"]
+    from .questions import patient_questions
+    open_questions = patient_questions(pnr, person, cases, scope)
     _pdl([(pnr, current_user.unit_id)], pdl_rules.SJUKFALL)
-    unit_names = dict(session.execute(select(CareUnit.hsa_id, CareUnit.name)
-                                      .where(CareUnit.hsa_id.in_({c.unit_id for c in certificates}))).all())
+    if tab == "lakarutlatanden" and statements:
+        _pdl([(pnr, statements[0].unit_id)], pdl_rules.LAKARUTLATANDE)
+    unit_names = dict(session.execute(select(CareUnit.hsa_id, CareUnit.name).where(
+        CareUnit.hsa_id.in_({c.unit_id for c in certificates + statements}))).all())
+    from ..domain.questions import case_counts
     return render_template("rehab/patient.html", person=person, pnr=pnr, cases=cases, certificates=certificates,
                            today=today, unit_names=unit_names,
-                           token=token, doctor_names=data.doctor_names, masked=person.protected,
+                           token=token, masked=person.protected,
+                           doctor_names=store.staff_names(session, {c.staff_id for c in certificates + statements}),
                            age=persons.age(pnr, today), gender=persons.gender(pnr), registry=registry,
-                           own_units=scope)
+                           own_units=scope, tab=tab, statements=statements, open_questions=open_questions,
+                           case_counts=case_counts)
 
 
 @bp.get("/patient/<token>/intyg/<certificate_id>")

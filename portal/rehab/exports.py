@@ -1,2 +1,201 @@
-"""Rehabstöd: exports of the lists as the user sees them (PDF and Excel), PDL-logged as Utskrift."""
+"""Rehabstöd: exports of the lists as the user sees them (PDF and Excel), PDL-logged as Utskrift.
+
+An export takes the list's own query string and goes through the very function its page uses
+(``ongoing_list`` / ``lakarutlatanden.list_rows``), so it holds exactly the page's rows (all pages of
+them, in the on-screen order), columns, masking and "Visa personuppgifter" choice. Bad filter input
+gives a 400 page and no file; when the person service cannot answer, a 503 page and no file. The PDL
+records ("Utskrift", one per patient in the file) are written before the file is sent; a file whose
+records cannot be written is not sent.
+"""
 from __future__ import annotations
+
+from flask import current_app, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user
+
+from .. import export
+from ..auth.guards import staff_required
+from ..domain import pdl as pdl_rules
+from ..domain import rehab
+from ..i18n import current_language, format_pnr
+from . import (PatientsUnavailable, _clock, _pdl, bp, occupation_name, ongoing_filters, ongoing_list)
+from . import lakarutlatanden as lu
+
+MIMETYPES = {"pdf": "application/pdf",
+             "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"}
+STEMS = {"sjukfall": {"sv": "sjukfall", "en": "sick-leave-cases"},
+         "lakarutlatanden": {"sv": "lakarutlatanden", "en": "medical-statements"}}
+
+
+# --- what a cell shows (the same words as the pages) -------------------------------------------------
+
+def _name(row) -> str:
+    if row.masked:
+        return _("Sekretessmarkerad uppgift")
+    if row.unknown:
+        return _("Namn okänt")
+    return row.name
+
+
+def _gender(code: str) -> str:
+    return _("Kvinna") if code == "F" else _("Man")
+
+
+def _questions(row) -> str:
+    parts = []
+    if row.komplettering:
+        parts.append(_("Komplettering (%(n)s)", n=row.komplettering))
+    if row.administrative:
+        parts.append(_("Administrativ fråga (%(n)s)", n=row.administrative))
+    return " ".join(parts)
+
+
+def _degrees(row: rehab.CaseRow) -> str:
+    return " → ".join(f"{degree} %" for degree in row.degrees)
+
+
+# --- the two lists as tables ------------------------------------------------------------------------
+
+def _ongoing_columns() -> dict[str, export.Column]:
+    """The ongoing list's columns with the page's headings (templates/rehab/ongoing.html)."""
+    C = export.Column
+    return {c.key: c for c in (
+        C("nr", "#", export.NUMBER), C("personnummer", _("Personnummer")), C("alder", _("Ålder"), export.NUMBER),
+        C("namn", _("Namn")), C("kon", _("Kön")), C("diagnos", _("Diagnos")),
+        C("sysselsattning", _("Sysselsättning")), C("start", _("Startdatum"), export.DATE),
+        C("slut", _("Slutdatum"), export.DATE), C("langd", _("Längd"), export.DAYS),
+        C("antal", _("Antal intyg"), export.NUMBER), C("grad", _("Grad")), C("arenden", _("Ärenden")),
+        C("lakare", _("Läkare")))}
+
+
+def _ongoing_cell(key: str, number: int, row: rehab.CaseRow):
+    return {
+        "nr": lambda: number,
+        "personnummer": lambda: format_pnr(row.patient_pnr),
+        "alder": lambda: row.age,
+        "namn": lambda: _name(row),
+        "kon": lambda: _gender(row.gender),
+        "diagnos": lambda: row.diagnosis or _("Saknas"),
+        "sysselsattning": lambda: ", ".join(occupation_name(code) for code in row.occupation),
+        "start": lambda: row.start,
+        "slut": lambda: row.end,
+        "langd": lambda: row.days,
+        "antal": lambda: row.certificate_count,
+        "grad": lambda: _degrees(row),
+        "arenden": lambda: _questions(row),
+        "lakare": lambda: row.doctor_name or row.doctor_id or "",
+    }[key]()
+
+
+def _meta(title: str, count_text: str, show_personal: bool, columns, rows) -> export.Table:
+    extra = [] if show_personal else [_("Personnummer och namn visas inte (Visa personuppgifter är avstängt).")]
+    return export.Table(title=title, unit_name=current_user.unit_name or current_user.unit_id,
+                        printed_at=_clock().now(), printed_by=current_user.name or current_user.hsa_id,
+                        count_text=count_text, columns=columns, rows=rows, extra_text=extra)
+
+
+def ongoing_table(result) -> export.Table:
+    by_key = _ongoing_columns()
+    columns = [by_key[k] for k in result.columns]
+    rows = [[_ongoing_cell(c.key, i, row) for c in columns] for i, row in enumerate(result.rows, start=1)]
+    count = _("Visar %(shown)s av %(total)s sjukfall", shown=len(result.rows), total=result.total)
+    return _meta(_("Pågående sjukfall"), count, result.filters.show_personal, columns, rows)
+
+
+def _lu_cell(key: str, row, types: dict[str, str]):
+    return {
+        "personnummer": lambda: format_pnr(row.patient_pnr),
+        "alder": lambda: row.age,
+        "namn": lambda: _name(row),
+        "kon": lambda: _gender(row.gender),
+        "intygstyp": lambda: f"{types.get(row.type_code, row.type_code)} ({row.type_code})",
+        "diagnos": lambda: row.diagnosis or _("Saknas"),
+        "signerad": lambda: row.signed,
+        "arenden": lambda: _questions(row),
+        "lakare": lambda: row.doctor_name,
+    }[key]()
+
+
+def lakarutlatanden_table(result) -> export.Table:
+    labels, types = lu.column_labels(), lu.type_names()
+    kinds = {"alder": export.NUMBER, "signerad": export.DATE}
+    columns = [export.Column(k, labels[k], kinds.get(k, export.TEXT)) for k in result.columns]
+    rows = [[_lu_cell(c.key, row, types) for c in columns] for row in result.rows]
+    count = _("Visar %(shown)s av %(total)s läkarutlåtanden", shown=len(result.rows), total=result.total)
+    return _meta(_("Läkarutlåtanden"), count, result.filters.show_personal, columns, rows)
+
+
+# --- responses ---------------------------------------------------------------------------------------
+
+def _invalid(errors: list[tuple[str, str]], messages: dict[str, str], list_endpoint: str):
+    list_url = url_for(list_endpoint) + ("?" + request.query_string.decode("ascii", "replace")
+                                         if request.query_string else "")
+    return render_template("rehab/export/invalid.html", messages=messages, list_url=list_url), 400
+
+
+def _ongoing_messages(errors: list[tuple[str, str]]) -> dict[str, str]:
+    age, day = _("Ange en ålder mellan 0 och 120"), _("Ange ett datum som ÅÅÅÅ-MM-DD")
+    texts = {"alder_fran": age, "alder_till": age, "slut_fran": day, "slut_till": day}
+    out: dict[str, str] = {}
+    for field, _code in errors:
+        out.setdefault(field, texts.get(field) or _("Kontrollera värdet"))
+    return out
+
+
+def _send(table: export.Table, fmt: str, list_name: str, patients: list[tuple[str, str]], resource: str):
+    lang = current_language()
+    data = export.to_pdf(table, lang) if fmt == "pdf" else export.to_xlsx(table)
+    _pdl(patients, resource, pdl_rules.UTSKRIFT)  # logged before anything leaves; raises if it cannot be
+    name = export.filename(STEMS[list_name]["en" if lang == "en" else "sv"], _clock().today(), fmt)
+    response = current_app.response_class(data, mimetype=MIMETYPES[fmt])
+    response.headers["Content-Disposition"] = f'attachment; filename="{name}"'
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def _ongoing_export(fmt: str):
+    filters, errors = ongoing_filters()
+    if errors:
+        return _invalid(errors, _ongoing_messages(errors), "rehab.ongoing")
+    try:
+        result = ongoing_list(filters)
+    except PatientsUnavailable:
+        return render_template("rehab/unavailable.html"), 503
+    return _send(ongoing_table(result), fmt, "sjukfall",
+                 [(r.patient_pnr, r.case.unit_id) for r in result.rows], pdl_rules.SJUKFALL)
+
+
+def _lakarutlatanden_export(fmt: str):
+    filters, errors = lu.list_filters()
+    if errors:
+        return _invalid(errors, lu.error_messages(errors), "rehab.lakarutlatanden")
+    try:
+        result = lu.list_rows(filters)
+    except PatientsUnavailable:
+        return render_template("rehab/lakarutlatanden_unavailable.html"), 503
+    return _send(lakarutlatanden_table(result), fmt, "lakarutlatanden",
+                 [(r.patient_pnr, r.unit_id) for r in result.rows], pdl_rules.LAKARUTLATANDE)
+
+
+@bp.get("/sjukfall/export.pdf")
+@staff_required
+def ongoing_pdf():
+    return _ongoing_export("pdf")
+
+
+@bp.get("/sjukfall/export.xlsx")
+@staff_required
+def ongoing_xlsx():
+    return _ongoing_export("xlsx")
+
+
+@bp.get("/lakarutlatanden/export.pdf")
+@staff_required
+def lakarutlatanden_pdf():
+    return _lakarutlatanden_export("pdf")
+
+
+@bp.get("/lakarutlatanden/export.xlsx")
+@staff_required
+def lakarutlatanden_xlsx():
+    return _lakarutlatanden_export("xlsx")

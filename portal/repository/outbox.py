@@ -29,6 +29,8 @@ from ..models import CareProvider, CareUnit, Certificate, Person, Send, Staff
 
 PENDING, DELIVERED, FAILED = "PENDING", "DELIVERED", "FAILED"
 CERTIFICATE = "CERTIFICATE"
+ANSWER = "ANSWER"  # the care unit's answer to an FK question (payload_ref: the answer's message id)
+KINDS = (CERTIFICATE, ANSWER)
 ERROR_LENGTH = 200
 CHUNK = 500
 _DIGITS = re.compile(r"\d{6,}(?:[-+]\d{4})?")  # a personnummer (or any long number)
@@ -67,10 +69,11 @@ def request_send(session: Session, *, certificate_id: str, recipient: str, reque
 
 
 def claim_due(session: Session, now: datetime, lease: timedelta, limit: int = 20) -> list[Send]:
-    """Take up to `limit` due sends (PENDING, next_attempt_at <= now) for delivery: each gets attempts + 1 and
-    next_attempt_at = now + lease (if the worker dies, the row is due again after the lease). Commits."""
+    """Take up to `limit` due sends (PENDING, next_attempt_at <= now) of both kinds (certificates and answers)
+    for delivery: each gets attempts + 1 and next_attempt_at = now + lease (if the worker dies, the row is due
+    again after the lease). Commits."""
     due = (select(Send.id)
-           .where(Send.state == PENDING, Send.kind == CERTIFICATE, Send.next_attempt_at <= now)
+           .where(Send.state == PENDING, Send.kind.in_(KINDS), Send.next_attempt_at <= now)
            .order_by(Send.next_attempt_at, Send.id)
            .limit(limit))
     if session.get_bind().dialect.name == "postgresql":
