@@ -178,6 +178,14 @@ def ongoing_list(filters: rehab.Filters) -> OngoingList:
     return OngoingList(filters, shown, len(rows), rehab.columns(_viewer(), filters.show_personal), doctors)
 
 
+def page_of(rows: list) -> tuple[list, int, int]:
+    """The rows of the page the query string asks for (?sida=, 100 a page): (rows, number, count)."""
+    page = request.args.get("sida", "1")
+    count = max(1, -(-len(rows) // PAGE_SIZE))
+    number = min(max(int(page) if page.isdigit() else 1, 1), count)
+    return rows[(number - 1) * PAGE_SIZE: number * PAGE_SIZE], number, count
+
+
 @bp.get("/sjukfall")
 @staff_required
 def ongoing():
@@ -187,11 +195,7 @@ def ongoing():
     except PatientsUnavailable:
         return render_template("rehab/unavailable.html"), 503
     shown = result.rows
-    page = request.args.get("sida", "1")
-    number = int(page) if page.isdigit() else 1
-    count = max(1, -(-len(shown) // PAGE_SIZE))
-    number = min(max(number, 1), count)
-    page_rows = shown[(number - 1) * PAGE_SIZE: number * PAGE_SIZE]
+    page_rows, number, count = page_of(shown)
     _pdl([(r.patient_pnr, r.case.unit_id) for r in page_rows], pdl_rules.SJUKFALL)
     status = 400 if errors else 200
     return page_or_fragment("rehab/ongoing.html", "results", rows=page_rows, total=result.total, matched=len(shown),

@@ -172,7 +172,7 @@ def _lakarutlatanden_export(fmt: str):
     try:
         result = lu.list_rows(filters)
     except PatientsUnavailable:
-        return render_template("rehab/lakarutlatanden_unavailable.html"), 503
+        return render_template("rehab/unavailable.html", heading=_("Läkarutlåtanden för enheten kunde inte hämtas")), 503
     return _send(lakarutlatanden_table(result), fmt, "lakarutlatanden",
                  [(r.patient_pnr, r.unit_id) for r in result.rows], pdl_rules.LAKARUTLATANDE)
 

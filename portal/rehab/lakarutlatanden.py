@@ -20,7 +20,8 @@ from ..domain import pdl as pdl_rules
 from ..render import page_or_fragment
 from ..repository import lakarutlatanden as lu_store
 from ..repository import rehab as store
-from . import PAGE_SIZE, PatientsUnavailable, _clock, _pdl, _person_facts, _registry, _viewer, bp, patient_token
+from . import PatientsUnavailable, PAGE_SIZE, _clock, _pdl, _person_facts, _registry, _viewer, bp, page_of, patient_token
+from flask_babel import gettext as _
 
 
 def lakarutlatande_types() -> tuple[str, ...]:
@@ -108,13 +109,9 @@ def lakarutlatanden():
     try:
         result = list_rows(filters)
     except PatientsUnavailable:
-        return render_template("rehab/lakarutlatanden_unavailable.html"), 503
+        return render_template("rehab/unavailable.html", heading=_("Läkarutlåtanden för enheten kunde inte hämtas")), 503
     shown = result.rows
-    page = request.args.get("sida", "1")
-    number = int(page) if page.isdigit() else 1
-    count = max(1, -(-len(shown) // PAGE_SIZE))
-    number = min(max(number, 1), count)
-    page_rows = shown[(number - 1) * PAGE_SIZE: number * PAGE_SIZE]
+    page_rows, number, count = page_of(shown)
     _pdl([(r.patient_pnr, r.unit_id) for r in page_rows], pdl_rules.LAKARUTLATANDE)
     return page_or_fragment(
         "rehab/lakarutlatanden.html", "results", rows=page_rows, total=result.total, matched=len(shown),
