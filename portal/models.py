@@ -144,6 +144,9 @@ class Certificate(Base):
     main_diagnosis: Mapped[str | None] = mapped_column(String(10))
     # what the sick-leave engine reads, compact (periods, diagnoses, occupation): see domain.certificate_types
     engine_data: Mapped[str | None] = mapped_column(Text)
+    # the API client (journal system, Webcert) that registered it; None for `portal load`. Only that
+    # client may revoke it, record its sends or read its status through the API.
+    registered_by: Mapped[str | None] = mapped_column(String(64))
 
     staff: Mapped[Staff] = relationship()
     unit: Mapped[CareUnit] = relationship()
@@ -190,6 +193,18 @@ class Send(Base):
     delivered_at: Mapped[datetime | None] = mapped_column(DateTime)
     failed_at: Mapped[datetime | None] = mapped_column(DateTime)
     last_error: Mapped[str | None] = mapped_column(String(500))
+
+
+class CareSend(Base):
+    """Care (the doctor, with the patient's consent) sent the certificate to a recipient at a time, as
+    reported through the API or `portal load`. Mina intyg shows it as sent and offers no second send."""
+
+    __tablename__ = "care_sends"
+    __table_args__ = (UniqueConstraint("certificate_id", "recipient"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    certificate_id: Mapped[str] = mapped_column(ForeignKey("certificates.id"), index=True)
+    recipient: Mapped[str] = mapped_column(String(20))  # FK | TS
+    sent_at: Mapped[datetime] = mapped_column(DateTime)
 
 
 class SimDelivery(Base):
