@@ -542,6 +542,7 @@ def small(*, today: date, seed: int, registry: ct.Registry, patients: int = 160)
         "certificates": [],
         "relations": [],
         "revocations": [],
+        "care_sends": [],
         "questions": [],
     }
     for uid, name, pid, parent in UNITS:
@@ -583,7 +584,11 @@ def small(*, today: date, seed: int, registry: ct.Registry, patients: int = 160)
                         day = today - timedelta(days=1000)
                         ctx = Context(signed=day, diagnoses=[gen.diagnosis()], periods=[
                             {"start": day.isoformat(), "end": (day + timedelta(days=20)).isoformat(), "degree": 100}])
-                    gen.certificate(pd, code, "VE10", day, ctx)
+                    cert = gen.certificate(pd, code, "VE10", day, ctx)
+                    if code == "TSTRK1031":  # the doctor sent it to Transportstyrelsen: "sent by care"
+                        at = datetime.fromisoformat(cert["signed"]) + timedelta(minutes=20)
+                        doc["care_sends"].append({"certificate": cert["id"], "recipient": "TS",
+                                                  "at": at.isoformat()})
             all_patients.append(pd)
             continue
         home = "VE30" if c.key == "protected" else "VE10"

@@ -10,16 +10,39 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from . import certificate_types as ct
 from . import persons
 
 SECTIONS = ("providers", "units", "staff", "commissions", "persons", "certificates", "relations",
-            "revocations", "questions")
+            "revocations", "care_sends", "questions")
 RELATION_KINDS = {"REPLACES", "COMPLEMENTS"}
 SUBJECTS = {"KOMPLT", "AVSTMN", "KONTKT", "OVRIGT", "PAMINN"}
 SENDERS = {"FK", "CARE"}
+CARE_RECIPIENTS = {"FK", "TS"}
 PURPOSE_CARE = "Vård och behandling"
+DIRECTORY = ("providers", "units", "staff")  # what the HSA directory owns
+LOCAL_TIME = ZoneInfo("Europe/Stockholm")  # stored times are Swedish local time, without an offset
+
+
+class IntakeProblem(str):
+    """One problem, as the line `portal load` prints ("certificates[0] (id): content.x: is required"), with
+    its parts kept for other callers (the API turns them into JSON pointers): the section, the entry's
+    index, the field names (a content path such as "content.diagnoses[0].code" is one field), the message,
+    and whether it is a conflict with what is stored (the id exists with other data) rather than bad input."""
+
+    section: str | None
+    index: int | None
+    fields: tuple[str, ...]
+    message: str
+    conflict: bool
+
+    def __new__(cls, line: str, *, section: str | None = None, index: int | None = None,
+                fields: tuple[str, ...] = (), message: str = "", conflict: bool = False) -> IntakeProblem:
+        obj = super().__new__(cls, line)
+        obj.section, obj.index, obj.fields, obj.message, obj.conflict = section, index, fields, message or line, conflict
+        return obj
 
 
 @dataclass
@@ -34,6 +57,7 @@ class Existing:
     certificates: dict[str, dict] = field(default_factory=dict)
     relations: set[tuple] = field(default_factory=set)
     questions: dict[str, dict] = field(default_factory=dict)
+    care_sends: dict[tuple, dict] = field(default_factory=dict)  # (certificate id, recipient) -> row
 
 
 @dataclass
@@ -58,9 +82,14 @@ class Plan:
 
 
 class _Checker:
-    def __init__(self, doc: dict, existing: Existing, registry: ct.Registry):
+    def __init__(self, doc: dict, existing: Existing, registry: ct.Registry, *, update_directory: bool = True,
+                 registered_by: str | None = None):
         self.doc, self.existing, self.registry = doc, existing, registry
-        self.problems: list[str] = []
+        # False (the API): providers, units and staff already stored are kept as the directory has them;
+        # only unknown ones are created from the document
+        self.update_directory = update_directory
+        self.registered_by = registered_by  # the API client registering the document's certificates
+        self.problems: list[IntakeProblem] = []
         self.plan = Plan()
         # what the document itself defines, by id
         self.providers: dict[str, dict] = {}
@@ -83,9 +112,16 @@ class _Checker:
             self.problem(section, index, key, fieldname, f"unknown {what} {ref!r}")
 
     # helpers
-    def problem(self, section: str, index: int, key: Any, fieldname: str, message: str) -> None:
+    def problem(self, section: str, index: int, key: Any, fieldname: str, message: str, *,
+                conflict: bool = False, fields: tuple[str, ...] | None = None) -> None:
         who = f" ({key})" if key not in (None, "") else ""
-        self.problems.append(f"{section}[{index}]{who}: {fieldname}: {message}")
+        self.problems.append(IntakeProblem(f"{section}[{index}]{who}: {fieldname}: {message}", section=section,
+                                           index=index, fields=fields or (fieldname,), message=message,
+                                           conflict=conflict))
+
+    def general(self, line: str, section: str | None = None, index: int | None = None) -> None:
+        """A problem with a whole section or entry rather than one field."""
+        self.problems.append(IntakeProblem(line, section=section, index=index, message=line.split(": ", 1)[-1]))
 
     def text(self, section, i, key, entry, name, *, required=True, max_length=200) -> str | None:
         value = entry.get(name)
@@ -125,6 +161,8 @@ class _Checker:
         if parsed is None:
             self.problem(section, i, key, name, f"must be a date and time YYYY-MM-DDTHH:MM:SS, got {value!r}")
             return None
+        if parsed.tzinfo is not None:  # an offset is honoured: stored as Swedish local time
+            parsed = parsed.astimezone(LOCAL_TIME)
         return parsed.replace(tzinfo=None)
 
     def a_bool(self, section, i, key, entry, name) -> bool:
@@ -137,12 +175,12 @@ class _Checker:
     def entries(self, section: str) -> list[tuple[int, dict]]:
         raw = self.doc.get(section, [])
         if not isinstance(raw, list):
-            self.problems.append(f"{section}: must be a list")
+            self.general(f"{section}: must be a list", section)
             return []
         out = []
         for i, entry in enumerate(raw):
             if not isinstance(entry, dict):
-                self.problems.append(f"{section}[{i}]: must be an object")
+                self.general(f"{section}[{i}]: must be an object", section, i)
             else:
                 out.append((i, entry))
         return out
@@ -161,13 +199,15 @@ class _Checker:
                i: int = 0) -> None:
         if existing is None:
             self.plan.new[section].append(rec)
-        elif all(existing.get(k) == v for k, v in rec.items()):
+        elif all(existing.get(k) == v for k, v in rec.items()) or (
+                section in DIRECTORY and not self.update_directory):
             self.plan.unchanged[section] += 1
         elif immutable:
             derived = {"sick_leave_start", "sick_leave_end", "main_diagnosis", "engine_data", "provider_id"}
             diff = sorted(k for k, v in rec.items() if existing.get(k) != v and k not in derived) or sorted(
                 k for k, v in rec.items() if existing.get(k) != v)
-            self.problem(section, i, key, ", ".join(diff), "differs from what is already stored, and it cannot change")
+            self.problem(section, i, key, ", ".join(diff), "differs from what is already stored, and it cannot change",
+                         conflict=True, fields=tuple(diff))
         else:
             self.plan.changed[section].append(rec)
 
@@ -219,7 +259,13 @@ class _Checker:
                 elif provider and self.unit_provider(parent) != provider:
                     self.problem("units", i, key, "parent", f"{parent!r} belongs to another care provider")
                     parent = None
-            extra = {k: self.text("units", i, key, e, k, required=False) for k in ("address", "postal_code", "city", "phone")}
+            extra = {k: self.text("units", i, key, e, k, required=False, max_length=n)
+                     for k, n in (("address", 200), ("postal_code", 10), ("city", 100), ("phone", 40))}
+            stored = self.existing.units.get(hsa) if hsa else None
+            if stored and provider and not self.update_directory and stored["provider_id"] != provider:
+                self.problem("units", i, key, "provider", f"the unit belongs to another care provider "
+                             f"({stored['provider_id']})")
+                provider = None
             if hsa and name and provider:
                 rec = {"hsa_id": hsa, "name": name, "provider_id": provider, "parent_id": parent, **extra}
                 seen[hsa] = rec
@@ -348,6 +394,13 @@ class _Checker:
                    "content": content, "sick_leave_start": span[0] if span else None,
                    "sick_leave_end": span[1] if span else None, "main_diagnosis": ct.main_diagnosis(ctype, content),
                    "engine_data": ct.engine_data(ctype, content)}
+            stored = self.existing.certificates.get(cid)
+            if self.registered_by is not None:
+                rec["registered_by"] = self.registered_by
+                if stored is not None and stored.get("registered_by") != self.registered_by:
+                    self.problem("certificates", i, key, "id", "a certificate with this id is already stored, "
+                                 "registered by another system", conflict=True)
+                    continue
             self.certificates[cid] = rec
             self.record("certificates", cid, rec, self.existing.certificates.get(cid), immutable=True, i=i)
 
@@ -416,6 +469,48 @@ class _Checker:
             else:
                 self.plan.new["revocations"].append(rec)
 
+    def check_care_sends(self):
+        """Care sent a certificate to its recipient (with the patient's consent), outside the portal."""
+        seen = set()
+        for i, e in self.entries("care_sends"):
+            key = e.get("certificate")
+            self.unknown_keys("care_sends", i, key, e, {"certificate", "recipient", "at"})
+            cert = self.cert(key)
+            if cert is None:
+                self.unknown("care_sends", i, key, "certificate", "certificate", "certificates", key)
+            to = e.get("recipient")
+            if to not in CARE_RECIPIENTS:
+                self.problem("care_sends", i, key, "recipient", f"must be FK or TS, got {to!r}")
+                to = None
+            at = self.a_datetime("care_sends", i, key, e, "at")
+            if not (cert and to and at):
+                continue
+            ctype = self.registry.get(cert["type_code"])
+            own = ctype.recipient if ctype else None
+            if own != to:
+                self.problem("care_sends", i, key, "recipient", f"{cert['type_code']} is sent electronically to "
+                             f"{own}, not {to}" if own else f"{cert['type_code']} has no electronic recipient")
+                continue
+            if at < cert["signed_at"]:
+                self.problem("care_sends", i, key, "at", "a certificate cannot be sent before it was signed")
+                continue
+            revoked = cert.get("revoked_at")
+            if revoked is not None and at >= revoked:
+                self.problem("care_sends", i, key, "at", "the certificate was revoked before that")
+                continue
+            if (key, to) in seen:
+                self.problem("care_sends", i, key, "certificate, recipient", "appears twice in the document")
+                continue
+            seen.add((key, to))
+            stored = self.existing.care_sends.get((key, to))
+            if stored is None:
+                self.plan.new["care_sends"].append({"certificate_id": key, "recipient": to, "sent_at": at})
+            elif stored["sent_at"] == at:
+                self.plan.unchanged["care_sends"] += 1
+            else:
+                self.problem("care_sends", i, key, "at", f"care already sent the certificate to {to} at another time",
+                             conflict=True)
+
     def check_questions(self):
         raw = self.entries("questions")
         ids = {e.get("id") for _, e in raw if isinstance(e.get("id"), str)}
@@ -457,6 +552,11 @@ class _Checker:
             if cert and sent and sent < cert["signed_at"]:
                 self.problem("questions", i, key, "sent", "is before the certificate was signed")
                 continue
+            ctype = self.registry.get(cert["type_code"]) if cert else None
+            if ctype is not None and ctype.recipient != "FK":
+                self.problem("questions", i, key, "certificate", f"{ctype.code} is not a certificate "
+                             "Försäkringskassan receives: it has no questions")
+                continue
             if not (qid and cert and subject in SUBJECTS and sender in SENDERS and text and sent):
                 continue
             rec = {"id": qid, "certificate_id": cert["id"], "unit_id": cert["unit_id"], "patient_pnr": cert["patient_pnr"],
@@ -471,19 +571,28 @@ class _Checker:
 
     def run(self) -> tuple[list[str], Plan]:
         if not isinstance(self.doc, dict):
-            return ["the document must be a JSON object"], self.plan
+            return [IntakeProblem("the document must be a JSON object")], self.plan
         for name in sorted(set(self.doc) - set(SECTIONS) - {"$schema", "about"}):
-            self.problems.append(f"{name}: unknown section (known: {', '.join(SECTIONS)})")
+            self.general(f"{name}: unknown section (known: {', '.join(SECTIONS)})", name)
         for step in (self.check_providers, self.check_units, self.check_staff, self.check_commissions,
                      self.check_persons, self.check_certificates, self.check_relations, self.check_revocations,
-                     self.check_questions):
+                     self.check_care_sends, self.check_questions):
             step()
         return self.problems, self.plan
 
 
-def check(doc: Any, existing: Existing, registry: ct.Registry) -> tuple[list[str], Plan]:
-    """Check a whole document. Returns (problems, plan); store the plan only if problems is empty."""
-    return _Checker(doc, existing, registry).run()
+def check(doc: Any, existing: Existing, registry: ct.Registry, *, update_directory: bool = True,
+          registered_by: str | None = None) -> tuple[list[IntakeProblem], Plan]:
+    """Check a whole document. Returns (problems, plan); store the plan only if problems is empty.
+
+    `update_directory=False` keeps stored providers, units and staff as they are (the API: the HSA
+    directory owns them); `registered_by` names the API client that registers the certificates."""
+    return _Checker(doc, existing, registry, update_directory=update_directory, registered_by=registered_by).run()
+
+
+def _items(doc: dict, section: str) -> list:
+    value = doc.get(section)
+    return value if isinstance(value, list) else []
 
 
 def referenced_ids(doc: Any) -> dict[str, set]:
@@ -496,31 +605,34 @@ def referenced_ids(doc: Any) -> dict[str, set]:
         if isinstance(value, str):
             out[section].add(value)
 
-    for e in doc.get("providers") or []:
+    for e in _items(doc, "providers"):
         if isinstance(e, dict):
             add("providers", e.get("hsa_id"))
-    for e in doc.get("units") or []:
+    for e in _items(doc, "units"):
         if isinstance(e, dict):
             add("units", e.get("hsa_id")); add("units", e.get("parent")); add("providers", e.get("provider"))
-    for e in doc.get("staff") or []:
+    for e in _items(doc, "staff"):
         if isinstance(e, dict):
             add("staff", e.get("hsa_id"))
-    for e in doc.get("commissions") or []:
+    for e in _items(doc, "commissions"):
         if isinstance(e, dict):
             add("staff", e.get("staff")); add("units", e.get("unit"))
-    for e in doc.get("persons") or []:
+    for e in _items(doc, "persons"):
         if isinstance(e, dict) and (p := persons.normalize(e.get("personnummer"))):
             out["persons"].add(p)
-    for e in doc.get("certificates") or []:
+    for e in _items(doc, "certificates"):
         if isinstance(e, dict):
             add("certificates", e.get("id")); add("staff", e.get("staff")); add("units", e.get("unit"))
-    for e in doc.get("relations") or []:
+    for e in _items(doc, "relations"):
         if isinstance(e, dict):
             add("certificates", e.get("from")); add("certificates", e.get("to"))
-    for e in doc.get("revocations") or []:
+    for e in _items(doc, "revocations"):
         if isinstance(e, dict):
             add("certificates", e.get("certificate"))
-    for e in doc.get("questions") or []:
+    for e in _items(doc, "care_sends"):
+        if isinstance(e, dict):
+            add("certificates", e.get("certificate"))
+    for e in _items(doc, "questions"):
         if isinstance(e, dict):
             add("questions", e.get("id")); add("certificates", e.get("certificate"))
             add("questions", e.get("in_reply_to")); add("questions", e.get("reminder_of"))

@@ -4,12 +4,14 @@ from __future__ import annotations
 from typing import Any, Iterable
 
 from sqlalchemy import insert, select, tuple_, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from ..domain import certificate_types as ct
 from ..domain import intake
 from ..models import (
     CareProvider,
+    CareSend,
     CareUnit,
     Certificate,
     CertificateRelation,
@@ -57,12 +59,15 @@ def existing_for(session: Session, doc: Any) -> intake.Existing:
                                                   "deceased", "validation_person"))
     cert_cols = ("id", "type_code", "type_version", "patient_pnr", "staff_id", "unit_id", "provider_id", "signed_at",
                  "content", "sick_leave_start", "sick_leave_end", "main_diagnosis", "engine_data", "revoked_at",
-                 "revoke_reason")
+                 "revoke_reason", "registered_by")
     for chunk in _chunks(ids["certificates"]):
         for c in session.scalars(select(Certificate).where(Certificate.id.in_(chunk))):
             ex.certificates[c.id] = _row(c, cert_cols)
         for r in session.scalars(select(CertificateRelation).where(CertificateRelation.from_id.in_(chunk))):
             ex.relations.add((r.from_id, r.to_id, r.kind))
+        if doc.get("care_sends"):
+            for cs in session.scalars(select(CareSend).where(CareSend.certificate_id.in_(chunk))):
+                ex.care_sends[(cs.certificate_id, cs.recipient)] = _row(cs, ("certificate_id", "recipient", "sent_at"))
     for chunk in _chunks(ids["questions"]):
         for m in session.scalars(select(Message).where(Message.id.in_(chunk))):
             ex.questions[m.id] = _row(m, ("id", "certificate_id", "unit_id", "patient_pnr", "subject", "sender",
@@ -118,6 +123,8 @@ def apply(session: Session, plan: intake.Plan) -> None:
     for rec in plan.new["revocations"]:
         session.execute(update(Certificate).where(Certificate.id == rec["id"]).values(
             revoked_at=rec["revoked_at"], revoke_reason=rec["revoke_reason"]))
+    for chunk in _chunks(plan.new["care_sends"]):
+        session.execute(insert(CareSend), chunk)
     # questions before the ones that refer to them
     questions = sorted(plan.new["questions"], key=lambda q: (q["in_reply_to"] is not None or q["reminder_of"] is not None,
                                                              q["sent_at"]))
@@ -159,16 +166,33 @@ def handle_complemented(session: Session, relations: list[dict], new_certificate
     session.flush()
 
 
-def load(session: Session, doc: Any, registry: ct.Registry) -> tuple[list[str], intake.Plan]:
-    """Check and, if there is no problem, store the document (one transaction). Returns (problems, plan)."""
-    problems, plan = intake.check(doc, existing_for(session, doc), registry)
-    if problems:
-        session.rollback()
-        return problems, plan
-    try:
-        apply(session, plan)
-        session.commit()
-    except Exception:
-        session.rollback()
-        raise
-    return [], plan
+ATTEMPTS = 3
+
+
+def load(session: Session, doc: Any, registry: ct.Registry, *, update_directory: bool = True,
+         registered_by: str | None = None) -> tuple[list[intake.IntakeProblem], intake.Plan]:
+    """Check and, if there is no problem, store the document (one transaction). Returns (problems, plan).
+
+    `portal load` and the API both come here (see intake.check for the two keyword arguments). Two
+    writers storing the same new rows at once (two identical registrations racing): the loser's insert
+    violates a unique key; it then checks again against what the winner stored, which makes it a replay
+    (nothing to change) or a conflict, never a second copy."""
+    for attempt in range(1, ATTEMPTS + 1):
+        problems, plan = intake.check(doc, existing_for(session, doc), registry, update_directory=update_directory,
+                                      registered_by=registered_by)
+        if problems:
+            session.rollback()
+            return problems, plan
+        try:
+            apply(session, plan)
+            session.commit()
+        except IntegrityError:
+            session.rollback()
+            if attempt == ATTEMPTS:
+                raise
+            continue
+        except Exception:
+            session.rollback()
+            raise
+        return [], plan
+    raise AssertionError("unreachable")  # pragma: no cover

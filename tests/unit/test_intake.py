@@ -23,7 +23,7 @@ KNOWN_TYPES = ("AG1-14, AG7804, DB, DOI, FK3226, FK7210, FK7263, FK7472, FK7800,
                "TSTRK1007, TSTRK1031")
 NOT_A_PNR = "is not a valid personnummer (12 digits, valid date and check digit)"
 EXAMPLE_COUNTS = {"providers": 1, "units": 2, "staff": 2, "commissions": 2, "persons": 2, "certificates": 3,
-                  "relations": 1, "revocations": 1, "questions": 2}
+                  "relations": 1, "revocations": 1, "care_sends": 1, "questions": 2}
 
 
 @pytest.fixture(scope="module")
@@ -61,6 +61,7 @@ def existing_from(plan: intake.Plan) -> intake.Existing:
         certificates=certificates,
         relations={(r["from_id"], r["to_id"], r["kind"]) for r in new["relations"]},
         questions={q["id"]: q for q in new["questions"]},
+        care_sends={(c["certificate_id"], c["recipient"]): c for c in new["care_sends"]},
     )
 
 
@@ -217,7 +218,7 @@ BAD_ENTRIES = {
     "unknown section": (
         _set("patients", []),
         "patients: unknown section (known: providers, units, staff, commissions, persons, certificates, relations, "
-        "revocations, questions)"),
+        "revocations, care_sends, questions)"),
     "unknown field in a certificate": (
         _set("certificates.0.colour", "blå"),
         "certificates[0] (example-fk7804-1): colour: is not a known field"),
