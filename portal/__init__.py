@@ -67,6 +67,9 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     auth.init_app(app)
     app.register_blueprint(citizen_bp)
     app.register_blueprint(rehab_bp)
+    from . import api
+
+    api.init_app(app)
     if app.config.get("TEST_BROKER_ENABLED"):
         from . import testbroker
 

@@ -54,7 +54,16 @@ def from_env() -> dict:
         "SEND_GIVE_UP_AFTER": int(os.environ.get("SEND_GIVE_UP_AFTER", "86400")),
         "OUTBOX_LEASE_SECONDS": int(os.environ.get("OUTBOX_LEASE_SECONDS", "60")),
         "OUTBOX_WORKER_INTERVAL": float(os.environ.get("OUTBOX_WORKER_INTERVAL", "2")),
+        "API_OAUTH_AUDIENCE": os.environ.get("API_OAUTH_AUDIENCE", "intygsportalen-api"),
+        "API_RATE_LIMIT": os.environ.get("API_RATE_LIMIT", "3000 per minute"),
+        "API_MAX_BODY_BYTES": int(os.environ.get("API_MAX_BODY_BYTES", str(256 * 1024))),
     }
+    for key in ("API_OAUTH_ISSUER", "API_OAUTH_JWKS_URL", "API_OAUTH_TOKEN_URL"):
+        if os.environ.get(key):
+            cfg[key] = os.environ[key]
+    if production and not (cfg.get("API_OAUTH_ISSUER") and cfg.get("API_OAUTH_JWKS_URL")):
+        raise ConfigError("Production mode needs API_OAUTH_ISSUER and API_OAUTH_JWKS_URL (the authorization "
+                          "server that issues the API clients' access tokens).")
     endpoints = {r: os.environ[f"RECIPIENT_ENDPOINT_{r}"] for r in ("FK", "TS") if os.environ.get(f"RECIPIENT_ENDPOINT_{r}")}
     if endpoints:
         cfg["RECIPIENT_ENDPOINTS"] = endpoints
@@ -97,6 +106,10 @@ DEFAULTS: dict = {
     "PERSON_SERVICE_TIMEOUT": 2.0,
     "LOGIN_RATE_LIMIT": "20 per minute",
     "RATELIMIT_HEADERS_ENABLED": True,
+    "API_OAUTH_AUDIENCE": "intygsportalen-api",
+    "API_RATE_LIMIT": "3000 per minute",
+    "API_MAX_BODY_BYTES": 256 * 1024,
+    "API_MAX_DEPTH": 32,
     "CITIZEN_OIDC_SCOPE": "openid https://id.oidc.se/scope/naturalPersonNumber",
     "CITIZEN_OIDC_ACR": ["http://id.elegnamnden.se/loa/1.0/loa3", "http://id.elegnamnden.se/loa/1.0/loa4"],
     "CITIZEN_OIDC_PNR_CLAIMS": ["https://id.oidc.se/claim/personalIdentityNumber",

@@ -38,6 +38,8 @@ def render_error(code: int, message: str | None = None):
 
 
 def init_app(app: Flask) -> None:
+    from . import api
+
     @app.errorhandler(CSRFError)
     def _csrf(err):
         return render_error(400, str(CSRF_MESSAGE))
@@ -46,6 +48,10 @@ def init_app(app: Flask) -> None:
     def _http(err: HTTPException):
         if err.code and err.code < 400:
             return err
+        if api.is_api_request():  # systems get RFC 9457 problem documents, not pages
+            log.log(logging.ERROR if (err.code or 500) >= 500 else logging.INFO, "api error %s path=%s",
+                    err.code, request.path)
+            return api.error_response(err.code or 500)
         return render_error(err.code or 500)
 
     @app.errorhandler(Exception)
@@ -53,4 +59,6 @@ def init_app(app: Flask) -> None:
         if isinstance(err, HTTPException):  # pragma: no cover - handled above
             return _http(err)
         log.exception("unhandled error")
+        if api.is_api_request():
+            return api.error_response(InternalServerError.code)
         return render_error(InternalServerError.code)

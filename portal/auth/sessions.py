@@ -128,8 +128,8 @@ def check_request(endpoint: str | None) -> str | None:
     Returns "timed_out" when this request found the session expired."""
     g.auth_row = None
     sid = session.get("_user_id")
-    if not sid or endpoint == "static":
-        return None
+    if not sid or endpoint == "static" or (endpoint or "").startswith("api.") and endpoint != "api.reference":
+        return None  # the API ignores cookies: systems authenticate with access tokens
     s = db.session()
     row = s.get(AuthSession, _hash(sid))
     t = now()

@@ -439,6 +439,19 @@ class _Checker:
                 else:
                     self.plan.new["relations"].append({"from_id": new["id"], "to_id": old["id"], "kind": kind,
                                                        "created_at": new["signed_at"]})
+        if self.registered_by is not None:  # the API: a certificate comes with its relation, or with none
+            self.check_stored_relations(seen)
+
+    def check_stored_relations(self, in_doc: set[tuple]) -> None:
+        """A registration sent again must name the same relation as the stored certificate has."""
+        for i, e in self.entries("certificates"):
+            cid = e.get("id")
+            if not isinstance(cid, str) or cid not in self.existing.certificates or cid not in self.certificates:
+                continue
+            stored = {r for r in self.existing.relations if r[0] == cid}
+            if stored != {r for r in in_doc if r[0] == cid}:
+                self.problem("certificates", i, cid, "relation", "differs from what is already stored, and it "
+                             "cannot change", conflict=True)
 
     def check_revocations(self):
         seen = set()
@@ -465,7 +478,8 @@ class _Checker:
                 if stored["revoked_at"] == at and stored["revoke_reason"] == reason:
                     self.plan.unchanged["revocations"] += 1
                 else:
-                    self.problem("revocations", i, key, "at", "the certificate is already revoked, at another time or for another reason")
+                    self.problem("revocations", i, key, "at", "the certificate is already revoked, at another time or "
+                                 "for another reason", conflict=True)
             else:
                 self.plan.new["revocations"].append(rec)
 

@@ -30,7 +30,7 @@ from flask_babel import gettext as _
 
 from .. import security
 from ..domain.demo import hsa
-from . import identities
+from . import api_issuer, identities
 from .provider import IDPS, OMIT, Provider, public_jwks
 
 __all__ = ["bp", "init_app", "a11y_examples", "OMIT"]
@@ -46,10 +46,15 @@ AUTH_PARAMS = ("response_type", "client_id", "redirect_uri", "scope", "state", "
 class Broker:
     """The broker's state in app.extensions["testbroker"]: one provider per issuer, and the faults."""
 
-    def __init__(self, base_url: str, clients: dict[str, list[dict]]):
+    def __init__(self, base_url: str, clients: dict[str, list[dict]], api_clients: list[dict] | None = None,
+                 api_audience: str = api_issuer.DEFAULT_AUDIENCE):
         self.faults: dict = {}
         self.providers = {name: Provider(idp, f"{base_url}/testbroker/{name}", clients.get(name, []), self)
                           for name, idp in IDPS.items()}
+        # the authorization server for API clients (client credentials, JWT access tokens)
+        self.api = api_issuer.ApiIssuer(f"{base_url}/testbroker/api",
+                                        api_issuer.default_clients() if api_clients is None else api_clients,
+                                        api_audience)
 
 
 def default_clients(base: str) -> dict[str, list[dict]]:
@@ -65,7 +70,8 @@ def default_clients(base: str) -> dict[str, list[dict]]:
 def init_app(app: Flask) -> Broker:
     base = app.config.setdefault("PUBLIC_BASE_URL", DEFAULT_BASE_URL).rstrip("/")
     clients = app.config.setdefault("TEST_BROKER_CLIENTS", default_clients(base))
-    broker = app.extensions["testbroker"] = Broker(base, clients)
+    broker = app.extensions["testbroker"] = Broker(base, clients, app.config.get("TEST_BROKER_API_CLIENTS"),
+                                                   app.config.get("API_OAUTH_AUDIENCE", api_issuer.DEFAULT_AUDIENCE))
     app.register_blueprint(bp)
     return broker
 
@@ -134,6 +140,30 @@ def token(idp: str):
 
 
 security.csrf.exempt(token)
+
+
+# --- the authorization server for API clients -------------------------------------------------------
+
+def api_server() -> api_issuer.ApiIssuer:
+    return current_app.extensions["testbroker"].api
+
+
+@bp.get("/api/.well-known/oauth-authorization-server")
+def api_metadata():
+    return jsonify(api_server().metadata())
+
+
+@bp.get("/api/jwks")
+def api_jwks():
+    return jsonify(public_jwks(api_issuer.ISSUER_NAME))
+
+
+@bp.post("/api/token")
+def api_token():
+    return api_server().create_token_response()
+
+
+security.csrf.exempt(api_token)
 
 
 @bp.route(f"/{IDP}/logout", methods=["GET", "POST"])
