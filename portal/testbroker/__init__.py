@@ -21,6 +21,7 @@ empty by default, read each time an ID token is issued:
 from __future__ import annotations
 
 from datetime import date
+from pathlib import Path
 
 from authlib.oauth2 import OAuth2Error
 from authlib.oauth2.rfc6749 import InvalidRequestError
@@ -31,6 +32,7 @@ from flask_babel import gettext as _
 from .. import security
 from ..domain.demo import hsa
 from . import api_issuer, identities
+from . import provider as provider_module
 from .provider import IDPS, OMIT, Provider, public_jwks
 
 __all__ = ["bp", "init_app", "a11y_examples", "OMIT"]
@@ -69,6 +71,9 @@ def default_clients(base: str) -> dict[str, list[dict]]:
 
 def init_app(app: Flask) -> Broker:
     base = app.config.setdefault("PUBLIC_BASE_URL", DEFAULT_BASE_URL).rstrip("/")
+    if not app.config.get("TESTING"):  # several server processes must share the issuers' keys
+        key_file = app.config.get("TEST_BROKER_KEY_FILE") or Path(app.instance_path) / "testbroker-keys.json"
+        provider_module.use_key_file(Path(key_file))
     clients = app.config.setdefault("TEST_BROKER_CLIENTS", default_clients(base))
     broker = app.extensions["testbroker"] = Broker(base, clients, app.config.get("TEST_BROKER_API_CLIENTS"),
                                                    app.config.get("API_OAUTH_AUDIENCE", api_issuer.DEFAULT_AUDIENCE))

@@ -6,10 +6,14 @@ app's clock so that tests with a FixedClock agree with the portal.
 """
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import hmac
+import json
+import os
 import threading
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from authlib.common.security import generate_token
@@ -58,13 +62,43 @@ IDPS = {
 
 _keys: dict[tuple[str, bool], RSAKey] = {}
 _keys_lock = threading.Lock()
+_key_file: Path | None = None
+
+
+def use_key_file(path: Path | None) -> None:
+    """Keep the issuers' keys in this file (the embedded default: instance/), so that every process of a
+    multi-process server signs and verifies with the same keys. Without it (tests), keys live in memory."""
+    global _key_file
+    with _keys_lock:
+        _key_file = path
+
+
+def _stored_key(idp: str) -> RSAKey:
+    """The issuer's key from the key file, made and added under a file lock if it is not there yet."""
+    assert _key_file is not None
+    _key_file.parent.mkdir(parents=True, exist_ok=True)
+    with open(_key_file.with_suffix(".lock"), "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            stored = json.loads(_key_file.read_text()) if _key_file.exists() else {}
+            if idp not in stored:
+                key = RSAKey.generate_key(2048, parameters={"use": "sig", "alg": "RS256"}, auto_kid=True)
+                stored[idp] = key.as_dict(private=True)
+                tmp = _key_file.with_suffix(".tmp")
+                tmp.write_text(json.dumps(stored))
+                tmp.chmod(0o600)
+                os.replace(tmp, _key_file)
+            return RSAKey.import_key(stored[idp])
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
 
 
 def signing_key(idp: str, foreign: bool = False) -> RSAKey:
     """The issuer's RSA key; `foreign=True` gives a key outside the JWKS that claims the same kid."""
     with _keys_lock:
         if (idp, False) not in _keys:
-            _keys[(idp, False)] = RSAKey.generate_key(2048, parameters={"use": "sig", "alg": "RS256"}, auto_kid=True)
+            _keys[(idp, False)] = _stored_key(idp) if _key_file is not None else RSAKey.generate_key(
+                2048, parameters={"use": "sig", "alg": "RS256"}, auto_kid=True)
         if foreign and (idp, True) not in _keys:
             kid = _keys[(idp, False)].kid
             _keys[(idp, True)] = RSAKey.generate_key(2048, parameters={"kid": kid, "use": "sig", "alg": "RS256"})

@@ -511,3 +511,22 @@ def test_a_question_from_fk_shows_in_rehabstods_questions_and_counts(demo, clien
     with db.new_session(demo) as s:
         assert s.scalar(select(func.count()).select_from(Message).where(
             Message.unit_id == ve10, Message.sender == "FK", Message.handled_at.is_(None))) == open_before + 1
+
+
+def test_tokens_are_verified_against_the_issuers_jwks_fetched_over_http(sqlite_url):
+    """As in production: the API fetches the authorization server's keys from its JWKS URL."""
+    import requests
+
+    from conftest import LiveServer, free_port
+
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    app = make_test_app(sqlite_url, PUBLIC_BASE_URL=base, API_OAUTH_JWKS_URL=f"{base}/testbroker/api/jwks")
+    assert type(app.extensions["api_keys"]).__name__ == "HttpKeySource"
+    with LiveServer(app, port):
+        http = requests.Session()
+        access = bearer(token(http, prefix=base))
+        assert http.get(f"{base}/api/v1/certificates/nope", headers=access).status_code == 404
+        forged = http.get(f"{base}/api/v1/certificates/nope", headers=bearer(_forged(app)))
+        assert forged.status_code == 401
+    db.get_engine(app).dispose()
