@@ -33,6 +33,11 @@ NOT_PAGES: dict[str, str] = {
     "rehab.ongoing_xlsx": "an Excel file (tested in tests/integration/test_rehab_exports.py and e2e/test_rehab_exports.py)",
     "rehab.lakarutlatanden_pdf": "a PDF file (tested in tests/integration/test_rehab_exports.py and e2e/test_rehab_exports.py)",
     "rehab.lakarutlatanden_xlsx": "an Excel file (tested in tests/integration/test_rehab_exports.py and e2e/test_rehab_exports.py)",
+    "api.openapi_document": "the API's OpenAPI document, JSON (tested in tests/unit/test_openapi.py and fuzzed in "
+                            "tests/integration/test_api_fuzz.py); its reference page api.reference is crawled",
+    "api.certificate_status": "JSON for API clients with a token (tests/integration/test_api.py)",
+    "testbroker.api_metadata": "JSON authorization server metadata",
+    "testbroker.api_jwks": "JSON key set",
 }
 
 # who to log in as for the pages of an area (endpoint prefix -> demo identities)

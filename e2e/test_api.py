@@ -29,7 +29,7 @@ pytestmark = pytest.mark.e2e
 
 CITIZEN = demo.demo_citizens(NOW.date())[0]
 T = {"sv": {"sent_by_care": "Skickat till Försäkringskassan av vården"},
-     "en": {"sent_by_care": "Sent to Försäkringskassan by your care provider"}}
+     "en": {"sent_by_care": "by healthcare"}}
 
 
 def no_violations(page) -> None:

@@ -31,7 +31,7 @@ from flask_babel import gettext as _
 
 from . import recipient_name
 from .domain import certificate_types as ct
-from .domain.certificates import CertificateView
+from .domain.certificates import CARE, CertificateView, SendView
 
 log = logging.getLogger(__name__)
 # WeasyPrint logs every rendering step at INFO; keep its warnings and errors only.
@@ -39,7 +39,7 @@ logging.getLogger("weasyprint.progress").setLevel(logging.WARNING)
 
 # Bump whenever templates/pdf/*, static/css/pdf.css, the shared renderer or this module change what a
 # PDF looks like: it is part of every cache key, so old cached PDFs are simply never read again.
-TEMPLATE_VERSION = "2026-11-23.1"
+TEMPLATE_VERSION = "2026-11-23.2"
 
 FULL, EMPLOYER, EMPLOYER_NO_DIAGNOSIS, PERIODS = "full", "employer", "employer_no_diagnosis", "periods"
 # Types that offer the copy with only the sick-leave periods and degrees (domain.md: FK7804).
@@ -134,15 +134,17 @@ def _variant_title(variant: str) -> str | None:
     return None
 
 
+def _sent(cert: CertificateView) -> list[SendView]:
+    """What the "already sent" notices say: per recipient the certificate was delivered to electronically,
+    the send that delivered it (by the citizen or by care; `send_to` picks the first), in recipient order."""
+    return [s for s in (cert.send_to(r) for r in sorted(set(cert.delivered_to))) if s is not None]
+
+
 def _sent_notices(cert: CertificateView) -> list[dict]:
-    """One per recipient the certificate was delivered to electronically: name and delivery time."""
-    out, seen = [], set()
-    for s in cert.sends:
-        if s.state == "DELIVERED" and s.recipient not in seen:
-            seen.add(s.recipient)
-            out.append({"code": s.recipient, "name": recipient_name(s.recipient),
-                        "at": s.delivered_at or s.requested_at})
-    return out
+    """One per recipient the certificate was delivered to electronically: name, delivery time, and whether
+    care sent it."""
+    return [{"code": s.recipient, "name": recipient_name(s.recipient), "at": s.delivered_at or s.requested_at,
+             "by_care": s.by == CARE} for s in _sent(cert)]
 
 
 def _static_files_only(root: Path):
@@ -209,8 +211,9 @@ def _definition_digest(ctype: ct.CertificateType) -> str:
 
 def cache_key(ctype: ct.CertificateType, cert: CertificateView, variant: str, lang: str) -> str:
     """sha256 of everything a PDF depends on. Signed certificates never change; what can change is
-    whether (and where) one was sent, whether it was replaced, the templates, and (rarely) the type
-    definition or the issuing unit's and doctor's directory data printed in the header."""
+    whether one was sent (where, when, and by whom: the citizen or care; as the notices print it), whether
+    it was replaced, the templates, and (rarely) the type definition or the issuing unit's and doctor's
+    directory data printed in the header."""
     parts = {
         "template": TEMPLATE_VERSION,
         "id": cert.id,
@@ -220,7 +223,7 @@ def cache_key(ctype: ct.CertificateType, cert: CertificateView, variant: str, la
         "definition": _definition_digest(ctype),
         "variant": variant,
         "lang": _lang(lang),
-        "delivered_to": sorted(set(cert.delivered_to)),
+        "sent": [[s.recipient, s.by, (s.delivered_at or s.requested_at).isoformat()] for s in _sent(cert)],
         "replaced": bool(cert.replaced_by),
         "issuer": [cert.staff_name, cert.unit_name, cert.provider_name, cert.unit_address,
                    cert.unit_postal_code, cert.unit_city, cert.unit_phone],

@@ -254,7 +254,7 @@ def deliver_question(client_id: str):
 
 
 @bp.get("/openapi.json")
-def openapi():
+def openapi_document():
     response = jsonify(_document())
     response.headers["Cache-Control"] = "no-cache"
     return response

@@ -104,7 +104,10 @@ def read(certificate_id: str):
                            sending=_sending_state(cert, ctype))
 
 
-def _sending_state(cert, ctype):
+def _sending_state(cert: rules.CertificateView, ctype) -> dict:
+    """What the page and the send page show about sending: the type's recipient; the live send to it
+    (pending, or delivered by the citizen or by care: `live.by`); the last failed one if none is live; and
+    why the citizen may not send (a `sending` refusal code; a send by care is ALREADY_SENT too)."""
     from ..domain import sending
 
     recipient = ctype.recipient

@@ -87,11 +87,19 @@ def _not_an_object() -> Translated:
     return Translated(None, (FieldError("", "the body must be a JSON object"),))
 
 
+def _id_errors(body: dict, name: str = "id") -> list[FieldError]:
+    """Ids go into addresses: letters, digits and . _ : - (at most 64), as the OpenAPI document says."""
+    value = body.get(name)
+    if isinstance(value, str) and not ID_PATTERN.fullmatch(value):
+        return [FieldError(f"/{name}", "must be 1–64 letters, digits or . _ : - (starting with a letter or digit)")]
+    return []
+
+
 def certificate_document(body: Any) -> Translated:
     """registerCertificate: one certificate with its doctor, unit and provider (and its relation)."""
     if not isinstance(body, dict):
         return _not_an_object()
-    errors = _unknown(body, _ENVELOPE)
+    errors = _unknown(body, _ENVELOPE) + _id_errors(body)
     parts: dict[str, dict] = {}
     broken = False
     for name, fields in _PARTS.items():
@@ -151,7 +159,7 @@ def question_document(body: Any) -> Translated:
     if not isinstance(body, dict):
         return _not_an_object()
     entry = {**_pick(body, _QUESTION_FIELDS), "sender": "FK"}
-    return Translated({"questions": [entry]}, tuple(_unknown(body, _QUESTION_FIELDS)))
+    return Translated({"questions": [entry]}, tuple(_unknown(body, _QUESTION_FIELDS) + _id_errors(body)))
 
 
 # --- from intake's problems to pointers -------------------------------------------------------------------

@@ -409,7 +409,7 @@ def _check_value(q: Question, value: Any, path: str, signed: date | None) -> lis
                 problems.append(Problem(p, "must be an object with code and text"))
                 continue
             code = item.get("code")
-            if not isinstance(code, str) or not ICD10_RE.match(code):
+            if not isinstance(code, str) or not ICD10_RE.fullmatch(code):
                 problems.append(Problem(f"{p}.code", f"must be an ICD-10 code such as M54.5, got {code!r}"))
             if not isinstance(item.get("text"), str) or not item["text"].strip():
                 problems.append(Problem(f"{p}.text", "must be the diagnosis in words"))
@@ -417,7 +417,7 @@ def _check_value(q: Question, value: Any, path: str, signed: date | None) -> lis
         if not isinstance(value, dict) or set(value) - {"categories", "text"}:
             return [Problem(path, "must be an object with categories and text")]
         cats = value.get("categories", [])
-        if not isinstance(cats, list) or any(not isinstance(c, str) or not ICF_RE.match(c) for c in cats):
+        if not isinstance(cats, list) or any(not isinstance(c, str) or not ICF_RE.fullmatch(c) for c in cats):
             problems.append(Problem(f"{path}.categories", "must be a list of ICF codes such as b152 or d850"))
         text = value.get("text", "")
         if not isinstance(text, str):

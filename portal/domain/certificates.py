@@ -11,19 +11,30 @@ from . import certificate_types as ct
 
 NEW_DAYS = 14  # "Nytt": signed in the last 14 days
 
+CITIZEN, CARE = "CITIZEN", "CARE"  # who sent: the citizen through the outbox, or care outside the portal
+
 
 @dataclass(frozen=True)
 class SendView:
+    """A send of the certificate to a recipient: the citizen's (through the outbox), or care's (the doctor
+    sent it with the patient's consent, outside the portal), which is always DELIVERED at its sent time."""
+
     recipient: str
     state: str  # PENDING | DELIVERED | FAILED
     requested_at: datetime
     delivered_at: datetime | None = None
     failed_at: datetime | None = None
+    by: str = CITIZEN  # CITIZEN | CARE
+
+    @classmethod
+    def by_care(cls, recipient: str, sent_at: datetime) -> SendView:
+        return cls(recipient, "DELIVERED", requested_at=sent_at, delivered_at=sent_at, by=CARE)
 
 
 @dataclass(frozen=True)
 class EventView:
-    kind: str  # ARCHIVED | RESTORED | SENT | REPLACED | REPLACES | SEND_REQUESTED | SEND_FAILED | COMPLEMENTED
+    # ARCHIVED | RESTORED | SENT | SENT_BY_CARE | REPLACED | REPLACES | SEND_REQUESTED | SEND_FAILED | COMPLEMENTED
+    kind: str
     at: datetime
     recipient: str | None = None
 
@@ -57,11 +68,11 @@ class CertificateView:
     sick_leave_end: date | None = None
 
     def send_to(self, recipient: str | None) -> SendView | None:
-        """The live (pending or delivered) send to a recipient, if any."""
-        for s in self.sends:
-            if s.recipient == recipient and s.state in ("PENDING", "DELIVERED"):
-                return s
-        return None
+        """The live send to a recipient, if any: the first delivered one (by the citizen or by care), else a
+        pending one. (A citizen's send still pending when care reports its own: the certificate is sent.)"""
+        live = [s for s in self.sends if s.recipient == recipient and s.state in ("PENDING", "DELIVERED")]
+        delivered = sorted((s for s in live if s.state == "DELIVERED"), key=lambda s: s.delivered_at or s.requested_at)
+        return delivered[0] if delivered else (live[0] if live else None)
 
     @property
     def delivered_to(self) -> list[str]:
@@ -127,7 +138,8 @@ def parse_filters(args: dict[str, list[str]], choices: "FilterChoices") -> Filte
     years = tuple(int(y) for y in pick("ar", [str(y) for y in choices.years]))
     sort = (args.get("sortering") or ["newest"])[0]
     return Filters(types=pick("typ", [t for t, _ in choices.types]), units=pick("enhet", [u for u, _ in choices.units]),
-                   years=years, sent=pick("skickat", ["yes", "no"]), sort=sort if sort in ("newest", "oldest") else "newest")
+                   years=years, sent=pick("skickat", ["yes", "no"]),
+                   sort=sort if sort in ("newest", "oldest") else "newest")
 
 
 @dataclass(frozen=True)
@@ -221,7 +233,7 @@ def events(cert: CertificateView) -> list[EventView]:
     out = list(cert.events)
     for s in cert.sends:
         if s.state == "DELIVERED" and s.delivered_at:
-            out.append(EventView("SENT", s.delivered_at, s.recipient))
+            out.append(EventView("SENT_BY_CARE" if s.by == CARE else "SENT", s.delivered_at, s.recipient))
         elif s.state == "PENDING":
             out.append(EventView("SEND_REQUESTED", s.requested_at, s.recipient))
         elif s.state == "FAILED" and s.failed_at:

@@ -13,8 +13,8 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from ..domain.certificates import CertificateView, EventView, SendView
-from ..models import (ArchiveMark, CareProvider, CareUnit, Certificate, CertificateEvent, CertificateRelation, Send,
-                      Staff)
+from ..models import (ArchiveMark, CareProvider, CareSend, CareUnit, Certificate, CertificateEvent, CertificateRelation,
+                      Send, Staff)
 
 _COLUMNS = (Certificate.id, Certificate.type_code, Certificate.type_version, Certificate.patient_pnr,
             Certificate.signed_at, Certificate.unit_id, Certificate.revoked_at, Certificate.sick_leave_start,
@@ -57,6 +57,10 @@ def _views(session: Session, rows, *, id_query, with_events: bool) -> list[Certi
                              .where(Send.certificate_id.in_(id_query), Send.kind == "CERTIFICATE")
                              .order_by(Send.requested_at)):
         sends[s.certificate_id].append(SendView(s.recipient, s.state, s.requested_at, s.delivered_at, s.failed_at))
+    # what care sent outside the portal counts as a delivered send (one indexed lookup)
+    for c in session.execute(select(CareSend.certificate_id, CareSend.recipient, CareSend.sent_at)
+                             .where(CareSend.certificate_id.in_(id_query)).order_by(CareSend.sent_at)):
+        sends[c.certificate_id].append(SendView.by_care(c.recipient, c.sent_at))
     archived = set(session.scalars(select(ArchiveMark.certificate_id).where(ArchiveMark.certificate_id.in_(id_query))))
     events: dict[str, list[EventView]] = defaultdict(list)
     if with_events:

@@ -36,43 +36,53 @@ def _row(obj, columns: Iterable[str]) -> dict[str, Any]:
     return {c: getattr(obj, c) for c in columns}
 
 
+def _fetch(session: Session, model, key: str, columns: tuple[str, ...], ids: Iterable) -> list[dict[str, Any]]:
+    """Rows of `model` whose `key` is one of `ids`, as plain dicts of `columns` (Core selects, no ORM objects)."""
+    out: list[dict[str, Any]] = []
+    cols = [getattr(model, c) for c in columns]
+    for chunk in _chunks(ids):
+        out += [dict(row._mapping) for row in session.execute(select(*cols).where(getattr(model, key).in_(chunk)))]
+    return out
+
+
+CERTIFICATE_COLUMNS = ("id", "type_code", "type_version", "patient_pnr", "staff_id", "unit_id", "provider_id",
+                       "signed_at", "content", "sick_leave_start", "sick_leave_end", "main_diagnosis", "engine_data",
+                       "revoked_at", "revoke_reason", "registered_by")
+
+
 def existing_for(session: Session, doc: Any) -> intake.Existing:
+    """What the database holds of the ids the document mentions (only the tables its sections need)."""
     ids = intake.referenced_ids(doc)
+    has = (lambda section: bool(doc.get(section))) if isinstance(doc, dict) else (lambda section: False)
     ex = intake.Existing()
-    for chunk in _chunks(ids["providers"]):
-        for p in session.scalars(select(CareProvider).where(CareProvider.hsa_id.in_(chunk))):
-            ex.providers[p.hsa_id] = _row(p, ("hsa_id", "name"))
-    for chunk in _chunks(ids["units"]):
-        for u in session.scalars(select(CareUnit).where(CareUnit.hsa_id.in_(chunk))):
-            ex.units[u.hsa_id] = _row(u, ("hsa_id", "name", "provider_id", "parent_id", "address", "postal_code",
-                                          "city", "phone"))
-    for chunk in _chunks(ids["staff"]):
-        for s in session.scalars(select(Staff).where(Staff.hsa_id.in_(chunk))):
-            ex.staff[s.hsa_id] = _row(s, ("hsa_id", "given_name", "family_name", "title", "professions",
-                                          "position_codes", "system_roles"))
-        for c in session.scalars(select(Commission).where(Commission.staff_id.in_(chunk))):
-            ex.commissions[(c.staff_id, c.unit_id, c.purpose)] = _row(
-                c, ("staff_id", "unit_id", "purpose", "valid_from", "valid_to"))
-    for chunk in _chunks(ids["persons"]):
-        for p in session.scalars(select(Person).where(Person.personnummer.in_(chunk))):
-            ex.persons[p.personnummer] = _row(p, ("personnummer", "given_name", "family_name", "protected",
-                                                  "deceased", "validation_person"))
-    cert_cols = ("id", "type_code", "type_version", "patient_pnr", "staff_id", "unit_id", "provider_id", "signed_at",
-                 "content", "sick_leave_start", "sick_leave_end", "main_diagnosis", "engine_data", "revoked_at",
-                 "revoke_reason", "registered_by")
-    for chunk in _chunks(ids["certificates"]):
-        for c in session.scalars(select(Certificate).where(Certificate.id.in_(chunk))):
-            ex.certificates[c.id] = _row(c, cert_cols)
-        for r in session.scalars(select(CertificateRelation).where(CertificateRelation.from_id.in_(chunk))):
-            ex.relations.add((r.from_id, r.to_id, r.kind))
-        if doc.get("care_sends"):
-            for cs in session.scalars(select(CareSend).where(CareSend.certificate_id.in_(chunk))):
-                ex.care_sends[(cs.certificate_id, cs.recipient)] = _row(cs, ("certificate_id", "recipient", "sent_at"))
-    for chunk in _chunks(ids["questions"]):
-        for m in session.scalars(select(Message).where(Message.id.in_(chunk))):
-            ex.questions[m.id] = _row(m, ("id", "certificate_id", "unit_id", "patient_pnr", "subject", "sender",
-                                          "heading", "text", "sent_at", "last_answer_date", "in_reply_to",
-                                          "reminder_of"))
+    for r in _fetch(session, CareProvider, "hsa_id", ("hsa_id", "name"), ids["providers"]):
+        ex.providers[r["hsa_id"]] = r
+    for r in _fetch(session, CareUnit, "hsa_id", ("hsa_id", "name", "provider_id", "parent_id", "address",
+                                                  "postal_code", "city", "phone"), ids["units"]):
+        ex.units[r["hsa_id"]] = r
+    for r in _fetch(session, Staff, "hsa_id", ("hsa_id", "given_name", "family_name", "title", "professions",
+                                               "position_codes", "system_roles"), ids["staff"]):
+        ex.staff[r["hsa_id"]] = r
+    if has("commissions"):
+        for r in _fetch(session, Commission, "staff_id", ("staff_id", "unit_id", "purpose", "valid_from", "valid_to"),
+                        ids["staff"]):
+            ex.commissions[(r["staff_id"], r["unit_id"], r["purpose"])] = r
+    for r in _fetch(session, Person, "personnummer", ("personnummer", "given_name", "family_name", "protected",
+                                                      "deceased", "validation_person"), ids["persons"]):
+        ex.persons[r["personnummer"]] = r
+    for r in _fetch(session, Certificate, "id", CERTIFICATE_COLUMNS, ids["certificates"]):
+        ex.certificates[r["id"]] = r
+    if has("relations") or has("certificates"):
+        for r in _fetch(session, CertificateRelation, "from_id", ("from_id", "to_id", "kind"), ids["certificates"]):
+            ex.relations.add((r["from_id"], r["to_id"], r["kind"]))
+    if has("care_sends"):
+        for r in _fetch(session, CareSend, "certificate_id", ("certificate_id", "recipient", "sent_at"),
+                        ids["certificates"]):
+            ex.care_sends[(r["certificate_id"], r["recipient"])] = r
+    for r in _fetch(session, Message, "id", ("id", "certificate_id", "unit_id", "patient_pnr", "subject", "sender",
+                                             "heading", "text", "sent_at", "last_answer_date", "in_reply_to",
+                                             "reminder_of"), ids["questions"]):
+        ex.questions[r["id"]] = r
     return ex
 
 
@@ -104,27 +114,27 @@ def apply(session: Session, plan: intake.Plan) -> None:
         if section == "units":
             new = _units_in_order(new)
         for chunk in _chunks(new):
-            session.execute(insert(model), chunk)
+            session.execute(insert(model.__table__), chunk)
         for rec in plan.changed[section]:
             session.execute(update(model).where(getattr(model, key) == rec[key]).values(**rec))
         session.flush()
     for chunk in _chunks(plan.new["commissions"]):
-        session.execute(insert(Commission), chunk)
+        session.execute(insert(Commission.__table__), chunk)
     for rec in plan.changed["commissions"]:
         session.execute(update(Commission).where(
             tuple_(Commission.staff_id, Commission.unit_id, Commission.purpose)
             == (rec["staff_id"], rec["unit_id"], rec["purpose"])).values(valid_from=rec["valid_from"],
                                                                           valid_to=rec["valid_to"]))
     for chunk in _chunks(plan.new["certificates"]):
-        session.execute(insert(Certificate), chunk)
+        session.execute(insert(Certificate.__table__), chunk)
     session.flush()
     for chunk in _chunks(plan.new["relations"]):
-        session.execute(insert(CertificateRelation), chunk)
+        session.execute(insert(CertificateRelation.__table__), chunk)
     for rec in plan.new["revocations"]:
         session.execute(update(Certificate).where(Certificate.id == rec["id"]).values(
             revoked_at=rec["revoked_at"], revoke_reason=rec["revoke_reason"]))
     for chunk in _chunks(plan.new["care_sends"]):
-        session.execute(insert(CareSend), chunk)
+        session.execute(insert(CareSend.__table__), chunk)
     # questions before the ones that refer to them
     questions = sorted(plan.new["questions"], key=lambda q: (q["in_reply_to"] is not None or q["reminder_of"] is not None,
                                                              q["sent_at"]))
