@@ -10,21 +10,10 @@ from typing import Iterable
 from flask import Response, request
 
 from ..domain.api_contract import FieldError
+from .openapi import PROBLEM_TYPES
 
-TITLES = {
-    "invalid-json": (400, "The body is not valid JSON"),
-    "unauthorized": (401, "A valid access token is needed"),
-    "forbidden": (403, "The token does not allow this"),
-    "not-found": (404, "Not found"),
-    "method-not-allowed": (405, "Method not allowed"),
-    "conflict": (409, "Conflicts with what is stored"),
-    "too-large": (413, "The request is too large"),
-    "unsupported-media-type": (415, "The body must be application/json"),
-    "invalid": (422, "The request has problems"),
-    "rate-limited": (429, "Too many requests"),
-    "server-error": (500, "Something went wrong on our side"),
-    "unavailable": (503, "The service cannot answer right now"),
-}
+# the problem types and their titles are the OpenAPI document's (one list: portal/api/openapi.py)
+TITLES = {p.name: (p.status, p.title) for p in PROBLEM_TYPES}
 BY_STATUS = {status: name for name, (status, _) in TITLES.items()}
 
 
