@@ -70,7 +70,8 @@ def _property(q: Question) -> dict[str, Any]:
 
 def _description(q: Question) -> str:
     """The English label, then the unit, the help text and any conditional requirement."""
-    parts = [q.label.en]
+    label = q.label.en.rstrip()
+    parts = [label if label.endswith((".", "?", ":")) else f"{label}."]
     if q.unit:
         parts.append(f"Unit: {q.unit.en}.")
     if q.help:

@@ -296,7 +296,7 @@ def test_a_type_added_as_a_file_gets_its_schema_with_no_code(tmp_path):
     props = schema["properties"]
     assert props["can_swim"]["type"] == "boolean"
     assert props["restrictions"]["type"] == ["string", "null"] and props["restrictions"]["maxLength"] == 20
-    assert props["restrictions"]["description"] == "Restrictions Required when `can_swim` is false."
+    assert props["restrictions"]["description"] == "Restrictions. Required when `can_swim` is false."
     assert (props["lengths"]["minimum"], props["lengths"]["maximum"]) == (0, 100)
     assert "Unit: lengths." in props["lengths"]["description"]
     validator = Draft202012Validator(schema)
