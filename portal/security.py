@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import logging
 import re
+from urllib.parse import urlsplit
 
-from flask import Flask, Response, g, request
+from flask import Flask, Request, Response, g, request
+from flask_babel import lazy_gettext as _l
 from flask_wtf.csrf import CSRFProtect
 
 csrf = CSRFProtect()
+CROSS_SITE_MESSAGE = _l("Länken eller formuläret kom från en annan webbplats, så vi gjorde ingenting. Öppna "
+                        "tjänsten direkt, till exempel från ett bokmärke, och försök igen.")
 
 PNR_RE = re.compile(r"(?<!\d)(19|20)(\d{6})[-+]?(\d{4})(?!\d)")
 
@@ -64,7 +68,50 @@ def no_store() -> None:
     g.no_store = True
 
 
+# Endpoints a request from another site may reach: the API (tokens, no cookies), the test broker (its
+# own pages), and the login callback (the broker sends the browser back from its own site).
+CROSS_SITE_ALLOWED = ("api.", "testbroker.", "auth.callback", "static")
+# Areas where even a GET reads patient data and writes a PDL record in the staff member's name, and the
+# pages there that show no patient (the overview is where the login lands, after the broker's own site:
+# the browser then calls the whole redirect chain cross-site).
+PDL_AREAS = ("rehab.",)
+NO_PATIENT_PAGES = ("rehab.start", "rehab.settings")
+
+
+def cross_site(req: Request) -> bool:
+    """The request comes from another site: the browser says so (Sec-Fetch-Site: cross-site), or it
+    names an Origin that is not ours ("null" included)."""
+    if req.headers.get("Sec-Fetch-Site", "").lower() == "cross-site":
+        return True
+    origin = req.headers.get("Origin")
+    if origin is None:
+        return False
+    ours = urlsplit(req.host_url)
+    theirs = urlsplit(origin)
+    return (theirs.scheme, theirs.netloc) != (ours.scheme, ours.netloc)
+
+
+def refuses_cross_site(endpoint: str | None, method: str) -> bool:
+    """Whether a cross-site request to this endpoint is refused: every state change, and every request
+    to an area that writes PDL records (a link on another site must not log a read in a user's name)."""
+    endpoint = endpoint or ""
+    if endpoint.startswith(CROSS_SITE_ALLOWED):
+        return False
+    if method not in ("GET", "HEAD", "OPTIONS"):
+        return True
+    return endpoint.startswith(PDL_AREAS) and endpoint not in NO_PATIENT_PAGES
+
+
 def init_app(app: Flask) -> None:
+    @app.before_request
+    def _refuse_cross_site():  # before the CSRF check: the clearer answer for what it is
+        if refuses_cross_site(request.endpoint, request.method) and cross_site(request):
+            from .errors import render_error
+
+            g.no_store = True
+            return render_error(403, str(CROSS_SITE_MESSAGE))
+        return None
+
     csrf.init_app(app)
     install_log_masking()
 

@@ -93,13 +93,29 @@ def patient_from_token(token: str) -> str:
 
 # --- PDL ------------------------------------------------------------------------------------------
 
-def _pdl(patients: list[tuple[str, str]], resource: str, activity: str = pdl_rules.LASA) -> None:
+def _pdl_entries(patients: list[tuple[str, str]], resource: str, activity: str) -> list:
     user = {"user_hsa_id": current_user.hsa_id, "user_title": access.ROLE_TITLES.get(current_user.role, ""),
             "user_unit_id": current_user.unit_id, "user_unit_name": current_user.unit_name,
             "user_provider_id": current_user.provider_id, "user_provider_name": current_user.provider_name}
-    entries = pdl_rules.entries_for(user, patients, activity, resource)
+    return pdl_rules.entries_for(user, patients, activity, resource)
+
+
+def _pdl(patients: list[tuple[str, str]], resource: str, activity: str = pdl_rules.LASA) -> None:
+    """Log what this page shows (commits it before the page is sent: no record, no page)."""
+    entries = _pdl_entries(patients, resource, activity)
     if entries:
         pdl_store.log(db.session(), entries, session_key=g.auth_row.sid_hash, now=_clock().now())
+
+
+def pdl_audit(patients: list[tuple[str, str]], resource: str, activity: str = pdl_rules.SKRIVA):
+    """The PDL records of a write, for the write to add to its own transaction (repository.questions)."""
+    entries = _pdl_entries(patients, resource, activity)
+    session_key, now = g.auth_row.sid_hash, _clock().now()
+
+    def audit(session) -> None:
+        pdl_store.append(session, entries, session_key=session_key, now=now)
+
+    return audit
 
 
 # --- the unit's ongoing cases -----------------------------------------------------------------------

@@ -31,7 +31,7 @@ from ..render import page_or_fragment
 from ..repository import questions as qstore
 from ..repository import rehab as store
 from . import (PatientsUnavailable, _clock, _pdl, _person_facts, _registry, _settings, _viewer, bp, patient_token,
-               unit_rows)
+               pdl_audit, unit_rows)
 
 ANSWER_ID = re.compile(r"^[0-9a-f]{32}$")
 
@@ -172,6 +172,9 @@ def _load(question_id: str) -> dict:
 
 
 def _page(ctx: dict, status: int = 200, **extra):
+    """The question page, in any state (errors and refusals included): it shows the patient, so it is
+    PDL-logged ("Läsa") before it is rendered."""
+    _pdl([(ctx["pnr"], ctx["cert"].unit_id)], _resource(ctx["cert"].type_code))
     values = {"errors": [], "answer_text": "", "answer_id": uuid.uuid4().hex, "refused": None}
     values.update(extra)
     return render_template("rehab/question.html", **ctx, **values), status
@@ -196,12 +199,15 @@ def _with_question(view):
 @staff_required
 @_with_question
 def question(ctx: dict):
-    _pdl([(ctx["pnr"], ctx["cert"].unit_id)], _resource(ctx["cert"].type_code))
     return _page(ctx)
 
 
+def _audit(ctx: dict):
+    """The write's "Skriva" record, stored in the write's own transaction."""
+    return pdl_audit([(ctx["pnr"], ctx["cert"].unit_id)], _resource(ctx["cert"].type_code))
+
+
 def _done(ctx: dict, message: str):
-    _pdl([(ctx["pnr"], ctx["cert"].unit_id)], _resource(ctx["cert"].type_code), pdl_rules.SKRIVA)
     flash(("question", message))
     return redirect(url_for("rehab.question", question_id=ctx["q"].id), code=303)
 
@@ -224,7 +230,7 @@ def answer(ctx: dict):
     if errors:
         return _page(ctx, 400, errors=errors, answer_text=raw_text, answer_id=form_id)
     outcome = qstore.answer(db.session(), question=q, answer_id=answer_id, text=text, staff_id=current_user.hsa_id,
-                            now=_clock().now())
+                            now=_clock().now(), audit=_audit(ctx))
     if outcome == qstore.NOT_OPEN:
         return _page(_load(q.id), 409, refused=rules.ALREADY_HANDLED)
     if outcome == qstore.DUPLICATE:
@@ -242,7 +248,7 @@ def mark_handled(ctx: dict):
         return redirect(url_for("rehab.question", question_id=q.id), code=303)  # already so: nothing to do
     if refusal:
         return _page(ctx, 409, refused=refusal)
-    if not qstore.mark_handled(db.session(), q.id, current_user.hsa_id, _clock().now()):
+    if not qstore.mark_handled(db.session(), q.id, current_user.hsa_id, _clock().now(), audit=_audit(ctx)):
         return redirect(url_for("rehab.question", question_id=q.id), code=303)
     return _done(ctx, "handled")
 
@@ -257,7 +263,7 @@ def undo_handled(ctx: dict):
         return redirect(url_for("rehab.question", question_id=q.id), code=303)  # already open
     if refusal:
         return _page(ctx, 409, refused=refusal)
-    if not qstore.undo_handled(db.session(), q.id):
+    if not qstore.undo_handled(db.session(), q.id, audit=_audit(ctx)):
         return redirect(url_for("rehab.question", question_id=q.id), code=303)
     return _done(ctx, "reopened")
 

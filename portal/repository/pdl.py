@@ -60,29 +60,37 @@ def _last_hash(session: Session) -> str:
     return last if last is not None else pdl.GENESIS
 
 
-def log(session: Session, entries: list[pdl.PdlEntry], *, session_key: str, now: datetime) -> int:
+def append(session: Session, entries: list[pdl.PdlEntry], *, session_key: str, now: datetime) -> int:
     """Append the entries this login session has not logged yet (same user, unit, patient, activity and
-    resource) to the chain, all stamped `now` (naive local time), and commit. Returns how many were written.
-
-    Commits whatever else the session holds, too. On an error nothing is written and the error is raised:
-    a page that cannot log must not show patient data."""
+    resource) to the chain, all stamped `now` (naive local time), in the caller's transaction: the caller
+    commits them together with what they record (a write and its "Skriva" record are one transaction).
+    Returns how many were added."""
     if now.tzinfo is not None:
         raise ValueError("PDL times are naive local times")
     entries = pdl.unique(entries)
     if not entries:
         return 0
+    _lock_chain(session)
+    done = _already_logged(session, session_key, sorted({e.patient_pnr for e in entries}))
+    new = [e for e in entries if e.dedupe_key() not in done]
+    if new:
+        records = pdl.chain(new, prev_hash=_last_hash(session), at=now, session_key=session_key)
+        session.execute(insert(PdlRecord.__table__), records)
+    return len(new)
+
+
+def log(session: Session, entries: list[pdl.PdlEntry], *, session_key: str, now: datetime) -> int:
+    """`append`, then commit. Returns how many were written.
+
+    Commits whatever else the session holds, too. On an error nothing is written and the error is raised:
+    a page that cannot log must not show patient data."""
     try:
-        _lock_chain(session)
-        done = _already_logged(session, session_key, sorted({e.patient_pnr for e in entries}))
-        new = [e for e in entries if e.dedupe_key() not in done]
-        if new:
-            records = pdl.chain(new, prev_hash=_last_hash(session), at=now, session_key=session_key)
-            session.execute(insert(PdlRecord.__table__), records)
+        written = append(session, entries, session_key=session_key, now=now)
         session.commit()
     except BaseException:
         session.rollback()
         raise
-    return len(new)
+    return written
 
 
 def _stream(session: Session) -> Iterator[dict]:

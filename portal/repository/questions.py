@@ -10,13 +10,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from typing import Iterable
+from typing import Callable, Iterable, Optional
 
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from ..domain import questions as rules
 from ..models import CareUnit, Certificate, CertificateRelation, Message, Person, Send
+
+# writes the PDL record of a write into the write's own transaction (repository.pdl.append)
+Audit = Optional[Callable[[Session], None]]
 
 COLS = (Message.id, Message.certificate_id, Message.unit_id, Message.patient_pnr, Message.subject, Message.sender,
         Message.heading, Message.text, Message.sent_at, Message.last_answer_date, Message.in_reply_to,
@@ -142,10 +145,11 @@ def _handle(session: Session, question_id: str, by: str, now: datetime) -> bool:
 
 
 def answer(session: Session, *, question: rules.Question, answer_id: str, text: str, staff_id: str,
-           now: datetime) -> str:
+           now: datetime, audit: Audit = None) -> str:
     """Store the care unit's answer and its send to FK (kind ANSWER, a key derived from the answer's id),
-    and handle the question and its reminders: all or nothing. ANSWERED, or DUPLICATE (this very answer
-    exists: a double submit), or NOT_OPEN (answered or handled meanwhile: nothing stored)."""
+    and handle the question and its reminders: all or nothing, with `audit`'s PDL record ("Skriva") in the
+    same transaction. ANSWERED, or DUPLICATE (this very answer exists: a double submit), or NOT_OPEN
+    (answered or handled meanwhile: nothing stored)."""
     session.commit()  # end the caller's read: the write below starts a transaction of its own (SQLite)
     try:
         if not _handle(session, question.id, staff_id, now):
@@ -161,6 +165,9 @@ def answer(session: Session, *, question: rules.Question, answer_id: str, text: 
         session.add(Send(certificate_id=question.certificate_id, recipient=rules.FK, kind="ANSWER",
                          payload_ref=answer_id, idempotency_key=rules.idempotency_key(answer_id),
                          state="PENDING", attempts=0, requested_at=now, requested_by=staff_id, next_attempt_at=now))
+        session.flush()
+        if audit is not None:
+            audit(session)
         session.commit()
     except BaseException:
         session.rollback()
@@ -168,11 +175,14 @@ def answer(session: Session, *, question: rules.Question, answer_id: str, text: 
     return ANSWERED
 
 
-def mark_handled(session: Session, question_id: str, staff_id: str, now: datetime) -> bool:
-    """Mark an open question (and its reminders) handled; False if it already was (nothing changed)."""
+def mark_handled(session: Session, question_id: str, staff_id: str, now: datetime, audit: Audit = None) -> bool:
+    """Mark an open question (and its reminders) handled, with `audit`'s PDL record in the same transaction;
+    False if it already was (nothing changed)."""
     session.commit()
     try:
         done = _handle(session, question_id, staff_id, now)
+        if done and audit is not None:
+            audit(session)
         session.commit()
     except BaseException:
         session.rollback()
@@ -180,9 +190,10 @@ def mark_handled(session: Session, question_id: str, staff_id: str, now: datetim
     return done
 
 
-def undo_handled(session: Session, question_id: str) -> bool:
-    """Open a question again that staff marked handled (and the reminders handled with it). Never one
-    handled by an answer or by a complementing certificate. False if nothing changed."""
+def undo_handled(session: Session, question_id: str, audit: Audit = None) -> bool:
+    """Open a question again that staff marked handled (and the reminders handled with it), with `audit`'s
+    PDL record in the same transaction. Never one handled by an answer or by a complementing certificate.
+    False if nothing changed."""
     session.commit()
     try:
         row = session.execute(select(Message.handled_at, Message.handled_by).where(Message.id == question_id)).first()
@@ -199,6 +210,8 @@ def undo_handled(session: Session, question_id: str) -> bool:
             Message.reminder_of == question_id, Message.handled_at == row.handled_at,
             Message.handled_by == row.handled_by)
             .values(handled_at=None, handled_by=None).execution_options(synchronize_session=False))
+        if audit is not None:
+            audit(session)
         session.commit()
     except BaseException:
         session.rollback()
