@@ -73,25 +73,24 @@ class PdlEntry:
         if empty:  # an audit record is complete or it is not written
             raise ValueError(f"PDL entry without {', '.join(empty)}")
 
-    def dedupe_key(self) -> tuple[str, str, str, str, str]:
-        """Logged once per login session: user, the user's unit, patient, activity, resource."""
-        return (self.user_hsa_id, self.user_unit_id, self.patient_pnr, self.activity, self.resource_type)
+    def dedupe_key(self) -> tuple[str, str, str, str, str, str]:
+        """Logged once per login session: user, the user's unit, patient, activity, resource, and the unit
+        that owns the data (a page showing two units' data about a patient logs both units)."""
+        return (self.user_hsa_id, self.user_unit_id, self.patient_pnr, self.activity, self.resource_type,
+                self.data_unit_id)
 
 
 def entries_for(user: dict, patients: Iterable[tuple[str, str]], activity: str,
                 resource_type: str) -> list[PdlEntry]:
-    """One entry per patient, in the order first seen: `user` has the keys of USER_FIELDS (user_hsa_id,
-    user_title, user_unit_id, user_unit_name, user_provider_id, user_provider_name; other keys are ignored);
-    `patients` are (personnummer, data_unit_id) pairs.
-
-    A patient given twice is one entry (with the first data unit): the dedupe key has no data unit, so a
-    second one would not be written in the same session anyway."""
+    """One entry per patient and data unit, in the order first seen: `user` has the keys of USER_FIELDS
+    (user_hsa_id, user_title, user_unit_id, user_unit_name, user_provider_id, user_provider_name; other keys
+    are ignored); `patients` are (personnummer, data_unit_id) pairs."""
     who = {name: user[name] for name in USER_FIELDS}
-    seen: dict[str, PdlEntry] = {}
+    seen: dict[tuple[str, str], PdlEntry] = {}
     for pnr, data_unit_id in patients:
-        if pnr not in seen:
-            seen[pnr] = PdlEntry(activity=activity, resource_type=resource_type, patient_pnr=pnr,
-                                 data_unit_id=data_unit_id, **who)
+        if (pnr, data_unit_id) not in seen:
+            seen[(pnr, data_unit_id)] = PdlEntry(activity=activity, resource_type=resource_type, patient_pnr=pnr,
+                                                 data_unit_id=data_unit_id, **who)
     return list(seen.values())
 
 

@@ -192,6 +192,19 @@ def may_see_patient(person: PersonFacts | None, viewer: Viewer) -> bool:
     return True
 
 
+def may_read_certificate(viewer: Viewer, *, unit_id: str, staff_id: str, certificate_id: str,
+                         unit_scope: Iterable[str], own_case_certificate_ids: Iterable[str]) -> bool:
+    """Whether the viewer may read a certificate's content (the caller has checked the patient with
+    `may_see_patient`). Only certificates of the unit the viewer is logged in on (and its sub-units): other
+    units' certificates are shown with limited information in the patient view, never opened. A
+    coordinator reads every one of those; a doctor the ones they signed and the ones of their own cases
+    (cases whose deciding certificate they signed, the list's rule)."""
+    _check_role(viewer)
+    if unit_id not in set(unit_scope):
+        return False
+    return viewer.is_coordinator or staff_id == viewer.hsa_id or certificate_id in set(own_case_certificate_ids)
+
+
 def _display_name(person: PersonFacts | None) -> tuple[str, bool]:
     """(name to display, masked) for a patient the viewer may see."""
     if person is not None and person.protected:

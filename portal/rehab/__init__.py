@@ -72,8 +72,11 @@ def occupation_name(code: str) -> str:
 # --- patient links: an opaque, session-bound token instead of the personnummer ----------------------
 
 def _fernet() -> Fernet:
+    """The key of patient links: bound to the login session and to the unit in use, so a link stops
+    working at logout and at "Byt vårdenhet"."""
     sid = g.auth_row.sid_hash if g.get("auth_row") is not None else ""
-    digest = hashlib.sha256(f"{current_app.config['SECRET_KEY']}:patient-link:{sid}".encode()).digest()
+    unit = current_user.unit_id or ""
+    digest = hashlib.sha256(f"{current_app.config['SECRET_KEY']}:patient-link:{sid}:{unit}".encode()).digest()
     return Fernet(base64.urlsafe_b64encode(digest))
 
 
@@ -223,6 +226,32 @@ def ongoing():
 
 # --- the patient view ------------------------------------------------------------------------------
 
+def own_case_certificates(pnr: str) -> set[str]:
+    """The certificates of the logged-in doctor's own sick-leave cases of this patient (any time): the
+    cases whose deciding certificate they signed."""
+    data = store.patient_sick_leave(db.session(), _registry(), pnr, current_user.provider_id)
+    cases = sick_leave.patient_cases(sick_leave.counting(data.records), _clock().today(), _settings())
+    return {cid for c in cases if c.doctor_id == current_user.hsa_id for cid in c.certificate_ids}
+
+
+def may_open_patient(pnr: str) -> bool:
+    """The patient view's gate beyond the identity rules: a coordinator, or a doctor whose list shows the
+    patient (a case whose deciding certificate they signed: the list's rule, not any certificate)."""
+    if current_user.role != access.LAKARE:
+        return True
+    return any(row.patient_pnr == pnr for row in unit_rows(_settings()))
+
+
+def readable_certificates(pnr: str, certificates) -> set[str]:
+    """The ids among these certificates (of this patient) whose content this user may open."""
+    viewer = _viewer()
+    scope = store.unit_scope(db.session(), current_user.unit_id)
+    own = own_case_certificates(pnr) if not viewer.is_coordinator else set()
+    return {c.id for c in certificates
+            if rehab.may_read_certificate(viewer, unit_id=c.unit_id, staff_id=c.staff_id, certificate_id=c.id,
+                                          unit_scope=scope, own_case_certificate_ids=own)}
+
+
 def _patient_or_404(pnr: str) -> rehab.PersonFacts:
     """The patient, if this user may see them at all (same rules as the list), else 404."""
     try:
@@ -252,8 +281,8 @@ def patient(token: str):
     if not any(r.unit_id in scope for r in rows):
         abort(404)  # not a patient of this unit: another unit's patients are not reachable from here
     counting = sick_leave.counting(data.records) if not person.validation_person else []
-    if current_user.role == access.LAKARE and not any(c.doctor_id == current_user.hsa_id for c in counting):
-        abort(404)  # a doctor sees patients of their own cases only
+    if not may_open_patient(pnr):
+        abort(404)  # a doctor sees the patients of their own cases only, as the list
     cases = sick_leave.patient_cases(counting, today, _settings()) if counting else []
     registry = _registry()
     certificates = [r for r in rows if r.revoked_at is None and registry.get(r.type_code)
@@ -264,9 +293,12 @@ def patient(token: str):
     certificates = [c for c in certificates if registry[c.type_code].rehab != "lakarutlatande"]
     from .questions import patient_questions
     open_questions = patient_questions(pnr, person, cases, scope)
+    # one record per kind of data and unit that owns it: the cases, every unit whose certificates are
+    # listed (other units' too, with limited information), and the läkarutlåtanden on their tab
     _pdl([(pnr, current_user.unit_id)], pdl_rules.SJUKFALL)
+    _pdl([(pnr, unit) for unit in sorted({c.unit_id for c in certificates})], pdl_rules.INTYG)
     if tab == "lakarutlatanden" and statements:
-        _pdl([(pnr, statements[0].unit_id)], pdl_rules.LAKARUTLATANDE)
+        _pdl([(pnr, unit) for unit in sorted({c.unit_id for c in statements})], pdl_rules.LAKARUTLATANDE)
     unit_names = dict(session.execute(select(CareUnit.hsa_id, CareUnit.name).where(
         CareUnit.hsa_id.in_({c.unit_id for c in certificates + statements}))).all())
     from ..domain.questions import case_counts
@@ -276,7 +308,7 @@ def patient(token: str):
                            doctor_names=store.staff_names(session, {c.staff_id for c in certificates + statements}),
                            age=persons.age(pnr, today), gender=persons.gender(pnr), registry=registry,
                            own_units=scope, tab=tab, statements=statements, open_questions=open_questions,
-                           case_counts=case_counts)
+                           case_counts=case_counts, readable=readable_certificates(pnr, certificates + statements))
 
 
 @bp.get("/patient/<token>/intyg/<certificate_id>")
@@ -291,15 +323,15 @@ def certificate(token: str, certificate_id: str):
         return render_template("rehab/unavailable.html"), 503
     cert = cert_store.one(db.session(), certificate_id)
     registry = _registry()
-    if (cert is None or cert.patient_pnr != pnr or cert.revoked_at is not None
-            or db.session().get(Certificate, certificate_id).provider_id != current_user.provider_id
-            or registry[cert.type_code].rehab == "none"):
-        abort(404)
-    own_unit = cert.unit_id in set(store.unit_scope(db.session(), current_user.unit_id))
+    row = db.session().get(Certificate, certificate_id) if cert is not None else None
+    if (cert is None or row is None or cert.patient_pnr != pnr or cert.revoked_at is not None
+            or row.provider_id != current_user.provider_id or registry[cert.type_code].rehab == "none"
+            or cert.id not in readable_certificates(pnr, [row])):
+        abort(404)  # another unit's certificate, or (for a doctor) another doctor's outside their own cases
     resource = pdl_rules.LAKARUTLATANDE if registry[cert.type_code].rehab == "lakarutlatande" else pdl_rules.INTYG
     _pdl([(pnr, cert.unit_id)], resource)
     return render_template("rehab/certificate.html", cert=cert, ctype=registry[cert.type_code], person=person,
-                           token=token, own_unit=own_unit)
+                           token=token, patient_link=may_open_patient(pnr))
 
 
 # --- settings ----------------------------------------------------------------------------------------

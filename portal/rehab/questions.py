@@ -24,14 +24,14 @@ from flask_login import current_user
 from .. import db
 from ..auth.guards import staff_required
 from ..domain import questions as rules
-from ..domain import rehab, sick_leave
+from ..domain import rehab
 from ..domain import pdl as pdl_rules
 from ..models import CareUnit
 from ..render import page_or_fragment
 from ..repository import questions as qstore
 from ..repository import rehab as store
-from . import (PatientsUnavailable, _clock, _pdl, _person_facts, _registry, _settings, _viewer, bp, patient_token,
-               pdl_audit, unit_rows)
+from . import (PatientsUnavailable, _clock, _pdl, _person_facts, _registry, _settings, _viewer, bp,
+               may_open_patient, own_case_certificates, patient_token, pdl_audit, readable_certificates, unit_rows)
 
 ANSWER_ID = re.compile(r"^[0-9a-f]{32}$")
 
@@ -43,7 +43,7 @@ class Row:
     listed: qstore.ListedQuestion
     name: str
     masked: bool
-    token: str
+    token: str | None  # a link to the patient view, when this user may open it
 
     @property
     def question(self) -> rules.Question:
@@ -82,15 +82,20 @@ def _visible_open_questions() -> list[Row]:
     facts = _person_facts({lq.certificate.patient_pnr for lq in listed})
     viewer = _viewer()
     own_cases: set[str] = set()
+    listed_patients: set[str] | None = None  # a doctor's: the patients of their list (the patient view's gate)
     if not viewer.is_coordinator:
-        own_cases = {cid for row in unit_rows(_settings()) for cid in row.case.certificate_ids}
+        own_rows = unit_rows(_settings())
+        own_cases = {cid for row in own_rows for cid in row.case.certificate_ids}
+        listed_patients = {row.patient_pnr for row in own_rows}
     rows = []
     for lq in listed:
-        person = facts.get(lq.certificate.patient_pnr)
+        pnr = lq.certificate.patient_pnr
+        person = facts.get(pnr)
         if rules.may_see(person, viewer, certificate_staff_id=lq.certificate.staff_id,
                          certificate_id=lq.certificate.id, own_case_certificate_ids=own_cases):
             name, masked = _name(person)
-            rows.append(Row(lq, name, masked, patient_token(lq.certificate.patient_pnr)))
+            link = listed_patients is None or pnr in listed_patients
+            rows.append(Row(lq, name, masked, patient_token(pnr) if link else None))
     return rows
 
 
@@ -126,14 +131,6 @@ def questions():
 
 # --- one question ------------------------------------------------------------------------------------
 
-def _own_case_certificates(pnr: str) -> set[str]:
-    """The certificates of the logged-in doctor's own sick-leave cases of this patient (any time)."""
-    session = db.session()
-    data = store.patient_sick_leave(session, _registry(), pnr, current_user.provider_id)
-    cases = sick_leave.patient_cases(sick_leave.counting(data.records), _clock().today(), _settings())
-    return {cid for c in cases if c.doctor_id == current_user.hsa_id for cid in c.certificate_ids}
-
-
 def _load(question_id: str) -> dict:
     """The question and everything its page shows, if this user may see it; else 404. Raises
     PatientsUnavailable when the person service cannot answer."""
@@ -153,7 +150,7 @@ def _load(question_id: str) -> dict:
         abort(404)
     if not viewer.is_coordinator and cert.staff_id != viewer.hsa_id:
         if not rules.may_see(person, viewer, certificate_staff_id=cert.staff_id, certificate_id=cert.id,
-                             own_case_certificate_ids=_own_case_certificates(cert.patient_pnr)):
+                             own_case_certificate_ids=own_case_certificates(cert.patient_pnr)):
             abort(404)
     thread = rules.thread(q, qstore.certificate_messages(session, cert.id))
     name, masked = _name(person)
@@ -163,8 +160,10 @@ def _load(question_id: str) -> dict:
     names = store.staff_names(session, staff_ids)
     unit_name = session.get(CareUnit, cert.unit_id).name
     sends = qstore.sends_of_answers(session, [a.id for a in thread.answers])
+    readable = readable_certificates(cert.patient_pnr, [cert, *complementing])
     return {"q": q, "cert": cert, "ctype": _registry()[cert.type_code], "thread": thread, "name": name,
             "masked": masked, "pnr": cert.patient_pnr, "token": patient_token(cert.patient_pnr),
+            "readable": readable, "patient_link": may_open_patient(cert.patient_pnr),
             "complementing": complementing, "own_units": scope, "staff_names": names, "unit_name": unit_name,
             "sends": sends, "answer_refusal": rules.answer_refusal(q, thread.answered),
             "handle_refusal": rules.handle_refusal(q, thread.answered),

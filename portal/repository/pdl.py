@@ -49,7 +49,7 @@ def _already_logged(session: Session, session_key: str, pnrs: list[str]) -> set[
     for start in range(0, len(pnrs), CHUNK):
         rows = session.execute(
             select(_COLUMNS.user_hsa_id, _COLUMNS.user_unit_id, _COLUMNS.patient_pnr, _COLUMNS.activity,
-                   _COLUMNS.resource_type)
+                   _COLUMNS.resource_type, _COLUMNS.data_unit_id)
             .where(_COLUMNS.session_key == session_key, one_of(session, _COLUMNS.patient_pnr, pnrs[start:start + CHUNK])))
         found.update(tuple(row) for row in rows)
     return found

@@ -28,15 +28,16 @@ def records(n: int = 4) -> list[dict]:
     return [{"id": i, **r} for i, r in enumerate(chained, start=1)]
 
 
-def test_entries_for_gives_one_complete_entry_per_patient():
+def test_entries_for_gives_one_complete_entry_per_patient_and_data_unit():
     given = [(PATIENTS[0], "U1"), (PATIENTS[1], "U2"), (PATIENTS[0], "U1"), (PATIENTS[0], "U3")]
     made = pdl.entries_for(USER, given, pdl.UTSKRIFT, pdl.INTYG)
-    assert [(e.patient_pnr, e.data_unit_id) for e in made] == [(PATIENTS[0], "U1"), (PATIENTS[1], "U2")]
+    assert [(e.patient_pnr, e.data_unit_id) for e in made] == [(PATIENTS[0], "U1"), (PATIENTS[1], "U2"),
+                                                               (PATIENTS[0], "U3")]
     first = made[0]
     assert (first.activity, first.resource_type, first.purpose) == ("Utskrift", "Intyg", "Vård och behandling")
     assert (first.user_hsa_id, first.user_title, first.user_unit_id, first.user_unit_name, first.user_provider_id,
             first.user_provider_name) == tuple(USER.values())
-    assert first.dedupe_key() == (USER["user_hsa_id"], USER["user_unit_id"], PATIENTS[0], "Utskrift", "Intyg")
+    assert first.dedupe_key() == (USER["user_hsa_id"], USER["user_unit_id"], PATIENTS[0], "Utskrift", "Intyg", "U1")
 
 
 def test_an_incomplete_or_unknown_entry_is_refused():
@@ -53,9 +54,9 @@ def test_an_incomplete_or_unknown_entry_is_refused():
 
 def test_unique_keeps_the_first_entry_of_each_dedupe_key():
     a, b = entries()[:2]
-    other_unit = replace(a, data_unit_id="U9")  # same dedupe key: the data unit is not part of it
+    other_unit = replace(a, data_unit_id="U9")  # another unit's data about the patient: logged too
     other_activity = replace(a, activity=pdl.UTSKRIFT)
-    assert pdl.unique([a, b, other_unit, other_activity, b]) == [a, b, other_activity]
+    assert pdl.unique([a, b, other_unit, other_activity, b, other_unit]) == [a, b, other_unit, other_activity]
 
 
 def test_the_hash_is_deterministic_and_covers_every_field_and_the_previous_hash():
