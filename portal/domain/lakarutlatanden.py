@@ -24,7 +24,7 @@ from datetime import date, datetime
 from . import diagnosis
 from . import persons as pnr_rules
 from . import rehab
-from .rehab import (FROM_AFTER_TO, ORDERS, PersonFacts, Viewer, _choices, _display_name, _first,
+from .rehab import (FROM_AFTER_TO, ORDERS, PersonFacts, Viewer, _choices, _first, display_name,
                     _parse_date, _values, swedish_key)
 
 __all__ = [
@@ -119,7 +119,7 @@ def visible_rows(stored: Iterable[Stored], persons: Mapping[str, PersonFacts], v
             continue
         if not viewer.is_coordinator and s.doctor_id != viewer.hsa_id:
             continue
-        name, masked = _display_name(person)
+        name, masked = display_name(person)
         k, a = questions.get(s.id, (0, 0))
         rows.append(Row(
             certificate_id=s.id, type_code=s.type_code, patient_pnr=s.patient_pnr, name=name, masked=masked,

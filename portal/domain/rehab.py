@@ -205,7 +205,7 @@ def may_read_certificate(viewer: Viewer, *, unit_id: str, staff_id: str, certifi
     return viewer.is_coordinator or staff_id == viewer.hsa_id or certificate_id in set(own_case_certificate_ids)
 
 
-def _display_name(person: PersonFacts | None) -> tuple[str, bool]:
+def display_name(person: PersonFacts | None) -> tuple[str, bool]:
     """(name to display, masked) for a patient the viewer may see."""
     if person is not None and person.protected:
         return MASKED, True
@@ -238,7 +238,7 @@ def visible_rows(cases: Iterable[SickLeaveCase], persons: Mapping[str, PersonFac
             continue
         if not viewer.is_coordinator and case.doctor_id != viewer.hsa_id:
             continue
-        name, masked = _display_name(person)
+        name, masked = display_name(person)
         counts = [questions.get(cid, (0, 0)) for cid in case.certificate_ids]
         rows.append(CaseRow(
             case=case,

@@ -16,6 +16,7 @@ from datetime import timedelta
 from cryptography.fernet import Fernet, InvalidToken
 from sqlalchemy import select
 from flask import Blueprint, abort, current_app, g, render_template, request
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
 from .. import db
@@ -59,6 +60,29 @@ def error_item(field: str, texts: dict) -> dict:
     from flask_babel import gettext
 
     return {"field": field, "message": texts.get(field) or gettext("Kontrollera värdet")}
+
+
+def patient_name_text(name: str | None, masked: bool) -> str:
+    """What a page or file says for a patient's name: the name, or "Sekretessmarkerad uppgift" for a
+    protected patient, or "Namn okänt" for one the person service does not know (both translated)."""
+    from flask_babel import gettext
+
+    if masked:
+        return gettext("Sekretessmarkerad uppgift")
+    if not (name or "").strip() or name == rehab.UNKNOWN_NAME:
+        return gettext("Namn okänt")
+    return name or ""
+
+
+@bp.app_template_filter("patient_name")
+def patient_name(name: str | None, masked: bool = False):
+    """The one display-name rule for templates: `{{ row.name | patient_name(row.masked) }}` (the two
+    stand-in texts in italics, so they are not taken for a name)."""
+    from markupsafe import Markup, escape
+
+    stand_in = masked or not (name or "").strip() or name == rehab.UNKNOWN_NAME
+    text = patient_name_text(name, masked)
+    return Markup("<em>{}</em>").format(text) if stand_in else escape(text)
 
 
 @bp.app_template_filter("occupation_name")
@@ -124,7 +148,28 @@ def pdl_audit(patients: list[tuple[str, str]], resource: str, activity: str = pd
 # --- the unit's ongoing cases -----------------------------------------------------------------------
 
 class PatientsUnavailable(Exception):
-    pass
+    """The person service cannot answer: nothing about patients may be shown (fail closed)."""
+
+
+# the heading of the "could not be fetched" page, by the page that could not be shown (endpoint prefix)
+UNAVAILABLE_HEADINGS = (
+    ("rehab.lakarutlatanden", _l("Läkarutlåtanden för enheten kunde inte hämtas")),
+    ("rehab.question", _l("Frågor från Försäkringskassan kunde inte hämtas")),
+    ("rehab.answer", _l("Frågor från Försäkringskassan kunde inte hämtas")),
+    ("rehab.mark_handled", _l("Frågor från Försäkringskassan kunde inte hämtas")),
+    ("rehab.undo_handled", _l("Frågor från Försäkringskassan kunde inte hämtas")),
+    ("rehab.patient", _l("Patientens uppgifter kunde inte hämtas")),
+    ("rehab.certificate", _l("Patientens uppgifter kunde inte hämtas")),
+)
+
+
+@bp.errorhandler(PatientsUnavailable)
+def patients_unavailable(_error):
+    """Every Rehabstöd route: the person service down is one page, 503, with the page's own heading, and
+    nothing about patients (no PDL record either: nothing was shown)."""
+    endpoint = request.endpoint or ""
+    heading = next((str(h) for prefix, h in UNAVAILABLE_HEADINGS if endpoint.startswith(prefix)), None)
+    return render_template("rehab/unavailable.html", heading=heading), 503
 
 
 def _person_facts(pnrs) -> dict[str, rehab.PersonFacts]:
@@ -209,10 +254,7 @@ def page_of(rows: list) -> tuple[list, int, int]:
 @staff_required
 def ongoing():
     filters, errors = ongoing_filters()
-    try:
-        result = ongoing_list(filters)
-    except PatientsUnavailable:
-        return render_template("rehab/unavailable.html"), 503
+    result = ongoing_list(filters)
     shown = result.rows
     page_rows, number, count = page_of(shown)
     _pdl([(r.patient_pnr, r.case.unit_id) for r in page_rows], pdl_rules.SJUKFALL)
@@ -253,12 +295,9 @@ def readable_certificates(pnr: str, certificates) -> set[str]:
 
 
 def _patient_or_404(pnr: str) -> rehab.PersonFacts:
-    """The patient, if this user may see them at all (same rules as the list), else 404."""
-    try:
-        facts = _person_facts([pnr])
-    except PatientsUnavailable:
-        raise
-    person = facts.get(pnr)
+    """The patient, if this user may see them at all (same rules as the list), else 404 (raises
+    PatientsUnavailable when the person service cannot answer)."""
+    person = _person_facts([pnr]).get(pnr)
     if not rehab.may_see_patient(person, _viewer()):
         abort(404)
     # a doctor's patient unknown to the person service: shown without a name
@@ -269,10 +308,7 @@ def _patient_or_404(pnr: str) -> rehab.PersonFacts:
 @staff_required
 def patient(token: str):
     pnr = patient_from_token(token)
-    try:
-        person = _patient_or_404(pnr)
-    except PatientsUnavailable:
-        return render_template("rehab/unavailable.html"), 503
+    person = _patient_or_404(pnr)
     session = db.session()
     today = _clock().today()
     data = store.patient_sick_leave(session, _registry(), pnr, current_user.provider_id)
@@ -317,10 +353,7 @@ def certificate(token: str, certificate_id: str):
     from ..repository import certificates as cert_store
 
     pnr = patient_from_token(token)
-    try:
-        person = _patient_or_404(pnr)
-    except PatientsUnavailable:
-        return render_template("rehab/unavailable.html"), 503
+    person = _patient_or_404(pnr)
     cert = cert_store.one(db.session(), certificate_id)
     registry = _registry()
     row = db.session().get(Certificate, certificate_id) if cert is not None else None

@@ -18,7 +18,7 @@ from ..auth.guards import staff_required
 from ..domain import pdl as pdl_rules
 from ..domain import rehab
 from ..i18n import current_language, format_pnr
-from . import (PatientsUnavailable, _clock, _pdl, bp, occupation_name, ongoing_filters, ongoing_list)
+from . import _clock, _pdl, bp, occupation_name, ongoing_filters, ongoing_list, patient_name_text
 from . import lakarutlatanden as lu
 
 MIMETYPES = {"pdf": "application/pdf",
@@ -30,11 +30,7 @@ STEMS = {"sjukfall": {"sv": "sjukfall", "en": "sick-leave-cases"},
 # --- what a cell shows (the same words as the pages) -------------------------------------------------
 
 def _name(row) -> str:
-    if row.masked:
-        return _("Sekretessmarkerad uppgift")
-    if row.unknown:
-        return _("Namn okänt")
-    return row.name
+    return patient_name_text(row.name, row.masked)
 
 
 def _gender(code: str) -> str:
@@ -157,10 +153,7 @@ def _ongoing_export(fmt: str):
     filters, errors = ongoing_filters()
     if errors:
         return _invalid(errors, _ongoing_messages(errors), "rehab.ongoing")
-    try:
-        result = ongoing_list(filters)
-    except PatientsUnavailable:
-        return render_template("rehab/unavailable.html"), 503
+    result = ongoing_list(filters)
     return _send(ongoing_table(result), fmt, "sjukfall",
                  [(r.patient_pnr, r.case.unit_id) for r in result.rows], pdl_rules.SJUKFALL)
 
@@ -169,10 +162,7 @@ def _lakarutlatanden_export(fmt: str):
     filters, errors = lu.list_filters()
     if errors:
         return _invalid(errors, lu.error_messages(errors), "rehab.lakarutlatanden")
-    try:
-        result = lu.list_rows(filters)
-    except PatientsUnavailable:
-        return render_template("rehab/unavailable.html", heading=_("Läkarutlåtanden för enheten kunde inte hämtas")), 503
+    result = lu.list_rows(filters)
     return _send(lakarutlatanden_table(result), fmt, "lakarutlatanden",
                  [(r.patient_pnr, r.unit_id) for r in result.rows], pdl_rules.LAKARUTLATANDE)
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from flask import render_template, request
+from flask import request
 from flask_login import current_user
 
 from .. import db
@@ -20,8 +20,7 @@ from ..domain import pdl as pdl_rules
 from ..render import page_or_fragment
 from ..repository import lakarutlatanden as lu_store
 from ..repository import rehab as store
-from . import PatientsUnavailable, PAGE_SIZE, _clock, _pdl, _person_facts, _registry, _viewer, bp, page_of, patient_token
-from flask_babel import gettext as _
+from . import PAGE_SIZE, _clock, _pdl, _person_facts, _registry, _viewer, bp, page_of, patient_token
 
 
 def lakarutlatande_types() -> tuple[str, ...]:
@@ -106,10 +105,7 @@ def error_messages(errors: list[tuple[str, str]]) -> dict[str, str]:
 @staff_required
 def lakarutlatanden():
     filters, errors = list_filters()
-    try:
-        result = list_rows(filters)
-    except PatientsUnavailable:
-        return render_template("rehab/unavailable.html", heading=_("Läkarutlåtanden för enheten kunde inte hämtas")), 503
+    result = list_rows(filters)
     shown = result.rows
     page_rows, number, count = page_of(shown)
     _pdl([(r.patient_pnr, r.unit_id) for r in page_rows], pdl_rules.LAKARUTLATANDE)

@@ -18,7 +18,7 @@ from ..auth.guards import staff_required
 from ..domain import charts, diagnosis, rehab
 from ..domain.sick_leave import DEGREES
 from ..i18n import current_language
-from . import PatientsUnavailable, _settings, bp, unit_rows
+from . import _settings, bp, unit_rows
 
 
 @bp.app_template_filter("percent")
@@ -67,9 +67,6 @@ def _charts(counts: dict) -> list[dict]:
 @bp.get("/")
 @staff_required
 def start():
-    try:
-        rows = unit_rows(_settings())
-    except PatientsUnavailable:
-        return render_template("rehab/unavailable.html"), 503
+    rows = unit_rows(_settings())
     counts = rehab.overview(rows)
     return render_template("rehab/start.html", total=counts["total"], charts=_charts(counts))

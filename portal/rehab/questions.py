@@ -30,7 +30,7 @@ from ..models import CareUnit
 from ..render import page_or_fragment
 from ..repository import questions as qstore
 from ..repository import rehab as store
-from . import (PatientsUnavailable, _clock, _pdl, _person_facts, _registry, _settings, _viewer, bp,
+from . import (_clock, _pdl, _person_facts, _registry, _settings, _viewer, bp,
                may_open_patient, own_case_certificates, patient_token, pdl_audit, readable_certificates, unit_rows)
 
 ANSWER_ID = re.compile(r"^[0-9a-f]{32}$")
@@ -55,12 +55,8 @@ class Row:
 
 
 def _name(person: rehab.PersonFacts | None) -> tuple[str, bool]:
-    """(name to show, masked): a protected patient's name never leaves this function."""
-    if person is not None and person.protected:
-        return rehab.MASKED, True
-    if person is None or not (person.name or "").strip():
-        return rehab.UNKNOWN_NAME, False
-    return person.name, False
+    """(name to show, masked): the one display-name rule (a protected patient's name never leaves it)."""
+    return rehab.display_name(person)
 
 
 def _resource(type_code: str) -> str:
@@ -115,10 +111,7 @@ def patient_questions(pnr: str, person: rehab.PersonFacts | None, cases, unit_id
 @staff_required
 def questions():
     subjects, errors = rules.parse_subjects(request.args.getlist("amne"))
-    try:
-        rows = _visible_open_questions()
-    except PatientsUnavailable:
-        return render_template("rehab/unavailable.html"), 503
+    rows = _visible_open_questions()
     shown = [r for r in rows if not subjects or r.question.subject in subjects]
     for resource in (pdl_rules.INTYG, pdl_rules.LAKARUTLATANDE):
         _pdl([(r.certificate.patient_pnr, r.certificate.unit_id) for r in shown
@@ -185,11 +178,7 @@ def _with_question(view):
 
     @wraps(view)
     def wrapper(question_id: str):
-        try:
-            ctx = _load(question_id)
-        except PatientsUnavailable:
-            return render_template("rehab/unavailable.html"), 503
-        return view(ctx)
+        return view(_load(question_id))
 
     return wrapper
 

@@ -223,7 +223,7 @@ def test_person_service_down_is_a_503_with_nothing_about_patients(demo, client):
             response = client.get(path)
             html = response.get_data(as_text=True)
             assert response.status_code == 503
-            assert "Sjukfall för enheten kunde inte hämtas" in html
+            assert "Frågor från Försäkringskassan kunde inte hämtas" in html
             main = html.split("<main")[1].split("</main>")[0]
             assert not PNR_RE.search(html) and qid not in main and "Visar" not in main
         assert client.post(f"/rehabstod/fragor/{qid}/hanterad", data={"csrf_token": "x"}).status_code in (400, 503)
