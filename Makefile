@@ -11,12 +11,17 @@ PORT ?= 5000
 APT_PACKAGES_TEST := chromium
 APT_PACKAGES_RUN := libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fontconfig fonts-dejavu-core
 
-.PHONY: run test setup system-run system-test catalogues demo-data serve worker clean extract-messages
+.PHONY: run test lint setup system-run system-test catalogues demo-data serve worker clean extract-messages
 
 run: setup demo-data serve
 
-test: setup system-test
+test: setup system-test lint
 	PORTAL_REQUIRE_POSTGRES=1 $(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# Lint and types (configured in pyproject.toml): pyflakes, pycodestyle, bugbear, isort, complexity; mypy on portal/.
+lint: setup
+	$(BIN)/ruff check .
+	$(BIN)/mypy
 
 setup: system-run $(STAMP) catalogues
 

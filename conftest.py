@@ -118,7 +118,8 @@ class LiveServer:
 
         self.app = app
         if port is None:
-            port = int(app.config["PUBLIC_BASE_URL"].rsplit(":", 1)[1]) if app.config["PUBLIC_BASE_URL"].count(":") == 2 else 0
+            base = app.config["PUBLIC_BASE_URL"]
+            port = int(base.rsplit(":", 1)[1]) if base.count(":") == 2 else 0
         self.server = make_server("127.0.0.1", port, app, threaded=True)
         self.url = f"http://127.0.0.1:{self.server.server_port}"
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)

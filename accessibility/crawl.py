@@ -29,10 +29,14 @@ NOT_PAGES: dict[str, str] = {
     "citizen.download": "PDF files (their text is checked in tests/integration/test_pdf.py and e2e)",
     "rehab.patient": "reached through the list with a session-bound token; axe-checked in e2e/test_rehabstod.py",
     "rehab.certificate": "reached through the patient view; axe-checked in e2e/test_rehabstod.py",
-    "rehab.ongoing_pdf": "a PDF file (tested in tests/integration/test_rehab_exports.py and e2e/test_rehab_exports.py)",
-    "rehab.ongoing_xlsx": "an Excel file (tested in tests/integration/test_rehab_exports.py and e2e/test_rehab_exports.py)",
-    "rehab.lakarutlatanden_pdf": "a PDF file (tested in tests/integration/test_rehab_exports.py and e2e/test_rehab_exports.py)",
-    "rehab.lakarutlatanden_xlsx": "an Excel file (tested in tests/integration/test_rehab_exports.py and e2e/test_rehab_exports.py)",
+    "rehab.ongoing_pdf": "a PDF file (tested in "
+                         "tests/integration/test_rehab_exports.py and e2e/test_rehab_exports.py)",
+    "rehab.ongoing_xlsx": "an Excel file (tested in "
+                          "tests/integration/test_rehab_exports.py and e2e/test_rehab_exports.py)",
+    "rehab.lakarutlatanden_pdf": "a PDF file (tested in "
+                                 "tests/integration/test_rehab_exports.py and e2e/test_rehab_exports.py)",
+    "rehab.lakarutlatanden_xlsx": "an Excel file (tested in "
+                                  "tests/integration/test_rehab_exports.py and e2e/test_rehab_exports.py)",
     "api.openapi_document": "the API's OpenAPI document, JSON (tested in tests/unit/test_openapi.py and fuzzed in "
                             "tests/integration/test_api_fuzz.py); its reference page api.reference is crawled",
     "api.certificate_status": "JSON for API clients with a token (tests/integration/test_api.py)",
@@ -105,7 +109,8 @@ def _rehab_questions(app: Flask) -> list[tuple[dict, str | None]]:
 EXAMPLES: dict[str, Callable[[Flask], list[tuple[dict, str | None]]]] = {
     "citizen.read": _citizen_certificates,
     "citizen.send": _citizen_sendable,
-    "main.certificate_type": lambda app: [({"code": code}, None) for code in app.extensions["certificate_types"].codes()],
+    "main.certificate_type": lambda app: [({"code": code}, None)
+                                          for code in app.extensions["certificate_types"].codes()],
     "testbroker.authorize": _module_examples("portal.testbroker", "testbroker.authorize"),
     "testbroker.logout": _module_examples("portal.testbroker", "testbroker.logout"),
     "recipient_sim.index": _module_examples("portal.recipient_sim", "recipient_sim.index"),

@@ -26,7 +26,8 @@ def test_every_page_passes_axe_in_both_languages(browser, live_server, demo_app)
                 crawl.login(page, user)
             for p in (p for p in found if p.as_user == user):
                 response = page.goto(p.url)
-                assert response is not None and response.ok, f"{p.url} as {user} answered {response and response.status}"
+                assert response is not None and response.ok, \
+                    f"{p.url} as {user} answered {response and response.status}"
                 assert page.locator("html").get_attribute("lang") == lang
                 bad = crawl.violations(page)
                 if bad:

@@ -39,7 +39,8 @@ def ensure_citizen(app, n: int = 200) -> None:
         code = rng.choice(codes)
         day = NOW.date() - timedelta(days=rng.randint(1, 3 * 365))
         ctx = demo.Context(signed=day, diagnoses=[gen.diagnosis()],
-                           periods=[{"start": day.isoformat(), "end": (day + timedelta(days=13)).isoformat(), "degree": 100}])
+                           periods=[{"start": day.isoformat(), "end": (day + timedelta(days=13)).isoformat(),
+                                     "degree": 100}])
         cert = gen.certificate(pd, code, "VE10", day, ctx)
         cert["unit"] = demo.hsa("VE10")
     doc = {"persons": [person], "certificates": pd.certificates}
@@ -83,8 +84,9 @@ def main() -> None:
     print(f"list page, 200 certificates:        {ms(list_times)}")
     print(f"list page, filtered and sorted:     {ms(filtered)}")
 
-    from portal.models import Certificate
     from sqlalchemy import select
+
+    from portal.models import Certificate
 
     with db.new_session(app) as s:
         ids = s.scalars(select(Certificate.id).where(Certificate.patient_pnr == BENCH_PNR,

@@ -18,12 +18,11 @@ from datetime import datetime
 from pathlib import Path
 
 from sqlalchemy import select
-from sqlalchemy.orm import joinedload
 
 from portal import create_app, db, pdf
 from portal.adapters.clock import FixedClock
 from portal.domain.certificates import CertificateView
-from portal.models import CareUnit, Certificate
+from portal.models import Certificate
 
 NOW = datetime(2026, 11, 23, 10, 0, 0)
 

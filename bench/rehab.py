@@ -35,8 +35,9 @@ def ensure_unit(app) -> None:
     gen = demo.Generator(registry, NOW.date(), seed=99, id_prefix="benchR")
     rng = random.Random(5)
     doc = {"units": [{"hsa_id": UNIT, "name": "Bänkcentralen", "provider": demo.hsa("VG1")}],
-           "staff": [{"hsa_id": COORDINATOR, "given_name": "Bänk", "family_name": "Koordinator", "title": "Rehabkoordinator",
-                      "professions": [], "position_codes": [], "system_roles": [f"INTYG;Rehab-{UNIT}"]}],
+           "staff": [{"hsa_id": COORDINATOR, "given_name": "Bänk", "family_name": "Koordinator",
+                      "title": "Rehabkoordinator", "professions": [], "position_codes": [],
+                      "system_roles": [f"INTYG;Rehab-{UNIT}"]}],
            "commissions": [{"staff": COORDINATOR, "unit": UNIT, "purpose": "Vård och behandling",
                             "valid_from": "2020-01-01", "valid_to": None}],
            "persons": [], "certificates": []}

@@ -34,7 +34,8 @@ def main(paths: list[str]) -> None:
                 page = context.new_page()
                 logged_in = None
                 for path in paths:
-                    who, _, path = path.rpartition(":") if ":" in path and not path.startswith("/testbroker") else ("", "", path)
+                    as_user = ":" in path and not path.startswith("/testbroker")
+                    who, _, path = path.rpartition(":") if as_user else ("", "", path)
                     if who and who != logged_in:
                         crawl.login(page, who)
                         logged_in = who

@@ -23,7 +23,8 @@ T = {
            "warning": "Du håller på att bli utloggad på grund av inaktivitet", "timed_out": "Du har blivit utloggad"},
     "en": {"bankid": "Log in with BankID", "siths": "Log in with a SITHS card", "login": "Log in",
            "logout": "Log out", "choose": "Choose care unit", "switch": "Change care unit",
-           "logged_out": "You are logged out", "under16": "If you are under 16 you do not have access to My certificates",
+           "logged_out": "You are logged out",
+           "under16": "If you are under 16 you do not have access to My certificates",
            "no_commission": "You have no commission", "mina": "My certificates", "doctor": "doctor",
            "coordinator": "rehab coordinator", "continue": "Stay logged in",
            "warning": "You are about to be logged out because of inactivity", "timed_out": "You have been logged out"},
@@ -42,9 +43,11 @@ def broker_login(page, lang: str, broker: str, identity: str | None = None, othe
     assert crawl.violations(page) == []
     if other is not None:
         choose_radio(page, "other", "identity")
-        type_into(page, "Personnummer (12 siffror)" if broker == "bankid" and lang == "sv" else
-                  "Personal identity number (12 digits)" if broker == "bankid" else "HSA-id" if lang == "sv" else "HSA ID",
-                  other)
+        if broker == "bankid":
+            label = "Personnummer (12 siffror)" if lang == "sv" else "Personal identity number (12 digits)"
+        else:
+            label = "HSA-id" if lang == "sv" else "HSA ID"
+        type_into(page, label, other)
     else:
         choose_radio(page, identity, "identity")
     activate(page, T[lang]["login"])

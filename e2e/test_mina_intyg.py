@@ -30,17 +30,21 @@ T = {
            "back": "Tillbaka till Mina intyg", "full": "Ladda ner intyget som PDF", "signed": "elektroniskt signerat",
            "employer": "Ladda ner kopia till arbetsgivaren (PDF)",
            "employer_no_diagnosis": "Ladda ner kopia till arbetsgivaren utan diagnos (PDF)",
-           "periods": "Ladda ner kopia med bara sjukskrivningsperioderna (PDF)", "nomatch": "Inga intyg matchar filtret"},
+           "periods": "Ladda ner kopia med bara sjukskrivningsperioderna (PDF)",
+           "nomatch": "Inga intyg matchar filtret"},
     "en": {"mina": "My certificates", "filter": "Filter and sort", "sort": "Sort", "showing": "Showing", "of": "of",
            "fk7804": "Medical certificate for sickness benefit",
            "send_fk": "Send to Försäkringskassan (Social Insurance Agency)",
-           "send_ts": "Send to Transportstyrelsen (Transport Agency)", "consent": "I want the certificate to be sent to",
+           "send_ts": "Send to Transportstyrelsen (Transport Agency)",
+           "consent": "I want the certificate to be sent to",
            "send": "Send the certificate", "problem": "There is a problem", "sending": "Sending…", "sent": "Sent",
-           "archive": "Archive the certificate", "restore": "Restore the certificate", "archived": "Archived certificates",
-           "back": "Back to My certificates", "full": "Download the certificate as PDF", "signed": "electronically signed",
+           "archive": "Archive the certificate", "restore": "Restore the certificate",
+           "archived": "Archived certificates", "back": "Back to My certificates",
+           "full": "Download the certificate as PDF", "signed": "electronically signed",
            "employer": "Download a copy for the employer (PDF)",
            "employer_no_diagnosis": "Download a copy for the employer without the diagnosis (PDF)",
-           "periods": "Download a copy with only the sick-leave periods (PDF)", "nomatch": "No certificates match the filter"},
+           "periods": "Download a copy with only the sick-leave periods (PDF)",
+           "nomatch": "No certificates match the filter"},
 }
 
 
@@ -140,7 +144,7 @@ def test_open_a_certificate_and_download_every_pdf_variant(citizen_page, lang, l
     no_violations(page)
     cert_id = page.url.rsplit("/", 1)[1]
     for variant in ("full", "periods"):
-        tab_to(page, lambda f: f["text"] == t[variant])
+        tab_to(page, lambda f, label=t[variant]: f["text"] == label)
         with page.expect_download() as dl:
             page.keyboard.press("Enter")
         text = "".join(p.extract_text() for p in PdfReader(io.BytesIO(open(dl.value.path(), "rb").read())).pages)
@@ -155,7 +159,7 @@ def test_open_a_certificate_and_download_every_pdf_variant(citizen_page, lang, l
         ag = s.get(Certificate, page.url.rsplit("/", 1)[1])
         code = ag.content["diagnoses"][0]["code"] if ag.content.get("diagnoses") else None
     for variant in ("employer", "employer_no_diagnosis"):
-        tab_to(page, lambda f: f["text"] == t[variant])
+        tab_to(page, lambda f, label=t[variant]: f["text"] == label)
         with page.expect_download() as dl:
             page.keyboard.press("Enter")
         text = "".join(p.extract_text() for p in PdfReader(dl.value.path()).pages)

@@ -14,7 +14,8 @@ HEADINGS = {
 
 
 def focused(page) -> str:
-    return page.evaluate("() => { const e = document.activeElement; return (e.id || '') + '|' + (e.textContent || '').trim(); }")
+    return page.evaluate("() => { const e = document.activeElement; "
+                         "return (e.id || '') + '|' + (e.textContent || '').trim(); }")
 
 
 def test_skip_link_is_the_first_tab_stop_and_moves_focus_to_main(page, lang):

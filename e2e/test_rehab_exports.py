@@ -62,8 +62,10 @@ def screen_pnrs(page) -> list[str]:
 def screen_column(page, key: str) -> list[str]:
     """The cells of the column whose heading has data-column=key."""
     return page.evaluate("""key => {
-        const index = Array.from(document.querySelectorAll('#results thead th')).findIndex(th => th.dataset.column === key);
-        return Array.from(document.querySelectorAll('#results tbody tr')).map(tr => tr.children[index].innerText.trim());
+        const index = Array.from(document.querySelectorAll('#results thead th'))
+            .findIndex(th => th.dataset.column === key);
+        return Array.from(document.querySelectorAll('#results tbody tr'))
+            .map(tr => tr.children[index].innerText.trim());
     }""", key)
 
 

@@ -14,7 +14,7 @@ from accessibility import crawl
 from conftest import new_context
 from portal.domain import demo
 
-from .keyboard import activate, focused, tab_to
+from .keyboard import activate, tab_to
 from .test_login import broker_login
 
 pytestmark = pytest.mark.e2e
@@ -22,8 +22,8 @@ pytestmark = pytest.mark.e2e
 T = {
     "sv": {"overview": "Översikt", "list": "Pågående sjukfall på enheten", "ongoing": "Pågående sjukfall",
            "woman": "Kvinna"},
-    "en": {"overview": "Overview", "list": "Ongoing sick-leave cases on the unit", "ongoing": "Ongoing sick-leave cases",
-           "woman": "Woman"},
+    "en": {"overview": "Overview", "list": "Ongoing sick-leave cases on the unit",
+           "ongoing": "Ongoing sick-leave cases", "woman": "Woman"},
 }
 SECTIONS = ("kon", "diagnosgrupp", "grad", "grader", "langd")
 
@@ -82,7 +82,8 @@ def test_coordinator_reads_the_overview_opens_a_table_and_reaches_the_list(staff
     tab_to(page, lambda f: f["tag"] == "summary" and f["text"].endswith(page.locator("#kon h2").inner_text()))
     page.keyboard.press("Enter")
     expect(table).to_be_visible()
-    rows = {r.get_attribute("data-key"): number(r.locator("td").first.inner_text()) for r in table.locator("tbody tr").all()}
+    rows = {r.get_attribute("data-key"): number(r.locator("td").first.inner_text())
+            for r in table.locator("tbody tr").all()}
     assert sum(rows.values()) == cases and table.locator("caption").inner_text()
     no_violations(page)
     # a row leads to the list, filtered to the same cases

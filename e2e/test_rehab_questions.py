@@ -54,8 +54,8 @@ def follow(page, css: str) -> None:
 
 
 def listed_ids(page) -> list[str]:
-    return [h.rsplit("/", 1)[1] for h in
-            page.locator("#results tbody a[href^='/rehabstod/fragor/']").evaluate_all("els => els.map(e => e.getAttribute('href'))")]
+    links = page.locator("#results tbody a[href^='/rehabstod/fragor/']")
+    return [h.rsplit("/", 1)[1] for h in links.evaluate_all("els => els.map(e => e.getAttribute('href'))")]
 
 
 def subject_of(app, qid: str) -> str:

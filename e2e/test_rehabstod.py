@@ -12,7 +12,7 @@ from accessibility import crawl
 from conftest import new_context
 from portal.domain import demo
 
-from .keyboard import activate, choose_radio, focused, tab_to
+from .keyboard import activate, choose_radio, tab_to
 from .test_login import broker_login
 
 pytestmark = pytest.mark.e2e

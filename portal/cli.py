@@ -51,15 +51,16 @@ def load_command(file: Path) -> None:
 @main.command("demo-data")
 @click.option("--size", type=click.Choice(["small", "large"]), default="small", show_default=True)
 @click.option("--seed", type=int, default=20261123, show_default=True)
-@click.option("--certificates", "target", type=int, default=None, help="Certificates to reach (large; default 1 000 000).")
+@click.option("--certificates", "target", type=int, default=None,
+              help="Certificates to reach (large; default 1 000 000).")
 @click.option("--if-empty", is_flag=True, help="Do nothing if the database already holds certificates.")
 @with_appcontext
 def demo_data_command(size: str, seed: int, target: int | None, if_empty: bool) -> None:
     """Make the fictional demo data set (idempotent for small)."""
     from sqlalchemy import exists, select
 
-    from .models import Certificate
     from .domain import demo
+    from .models import Certificate
     from .repository import demo as demo_store
     from .repository import intake as store
 

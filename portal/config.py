@@ -61,27 +61,33 @@ def from_env() -> dict:
     for key in ("API_OAUTH_ISSUER", "API_OAUTH_JWKS_URL", "API_OAUTH_TOKEN_URL"):
         if os.environ.get(key):
             cfg[key] = os.environ[key]
-    if production and not (cfg.get("API_OAUTH_ISSUER") and cfg.get("API_OAUTH_JWKS_URL")):
-        raise ConfigError("Production mode needs API_OAUTH_ISSUER and API_OAUTH_JWKS_URL (the authorization "
-                          "server that issues the API clients' access tokens).")
-    endpoints = {r: os.environ[f"RECIPIENT_ENDPOINT_{r}"] for r in ("FK", "TS") if os.environ.get(f"RECIPIENT_ENDPOINT_{r}")}
+    endpoints = {r: os.environ[f"RECIPIENT_ENDPOINT_{r}"] for r in ("FK", "TS")
+                 if os.environ.get(f"RECIPIENT_ENDPOINT_{r}")}
     if endpoints:
         cfg["RECIPIENT_ENDPOINTS"] = endpoints
-    if production and set(endpoints) != {"FK", "TS"}:
-        raise ConfigError("Production mode needs RECIPIENT_ENDPOINT_FK and RECIPIENT_ENDPOINT_TS.")
     for prefix in ("CITIZEN_OIDC_", "STAFF_OIDC_"):
         for key, value in os.environ.items():
             if key.startswith(prefix):
                 cfg[key] = value.split(",") if key.endswith(("_ACR", "_CLAIMS")) else value
-    if production and cfg["TEST_BROKER_ENABLED"]:
-        raise ConfigError("The embedded test broker must not run in production: unset TEST_BROKER_ENABLED.")
     if production:
-        missing = [k for k in ("SECRET_KEY",) if not cfg[k]]
-        if "DATABASE_URL" not in os.environ:
-            missing.append("DATABASE_URL")
-        if missing:
-            raise ConfigError("Production mode needs these settings: " + ", ".join(missing))
+        _check_production(cfg)
     return cfg
+
+
+def _check_production(cfg: dict) -> None:
+    """Production refuses to start without the settings it cannot guess, or with the test broker on."""
+    if not (cfg.get("API_OAUTH_ISSUER") and cfg.get("API_OAUTH_JWKS_URL")):
+        raise ConfigError("Production mode needs API_OAUTH_ISSUER and API_OAUTH_JWKS_URL (the authorization "
+                          "server that issues the API clients' access tokens).")
+    if set(cfg.get("RECIPIENT_ENDPOINTS", {})) != {"FK", "TS"}:
+        raise ConfigError("Production mode needs RECIPIENT_ENDPOINT_FK and RECIPIENT_ENDPOINT_TS.")
+    if cfg["TEST_BROKER_ENABLED"]:
+        raise ConfigError("The embedded test broker must not run in production: unset TEST_BROKER_ENABLED.")
+    missing = [k for k in ("SECRET_KEY",) if not cfg[k]]
+    if "DATABASE_URL" not in os.environ:
+        missing.append("DATABASE_URL")
+    if missing:
+        raise ConfigError("Production mode needs these settings: " + ", ".join(missing))
 
 
 DEFAULTS: dict = {

@@ -14,14 +14,16 @@ log = logging.getLogger(__name__)
 MESSAGES = {
     400: (_l("Felaktig begäran"), _l("Det du skickade kunde inte tas emot. Gå tillbaka och försök igen.")),
     403: (_l("Du har inte behörighet"), _l("Du har inte behörighet att se den här sidan.")),
-    404: (_l("Sidan hittades inte"), _l("Sidan du letar efter finns inte. Kontrollera adressen eller gå till startsidan.")),
+    404: (_l("Sidan hittades inte"),
+          _l("Sidan du letar efter finns inte. Kontrollera adressen eller gå till startsidan.")),
     405: (_l("Otillåten metod"), _l("Sidan kan inte användas på det sättet.")),
     413: (_l("För stor begäran"), _l("Det du skickade var för stort.")),
     429: (_l("För många försök"), _l("Du har gjort för många försök på kort tid. Vänta en stund och försök igen.")),
     500: (_l("Något gick fel"), _l("Ett tekniskt fel uppstod. Försök igen om en stund.")),
     503: (_l("Tjänsten är inte tillgänglig"), _l("Tjänsten är tillfälligt otillgänglig. Försök igen om en stund.")),
 }
-CSRF_MESSAGE = _l("Sidan var för gammal eller formuläret kom inte från den här tjänsten. Ladda om sidan och försök igen.")
+CSRF_MESSAGE = _l(
+    "Sidan var för gammal eller formuläret kom inte från den här tjänsten. Ladda om sidan och försök igen.")
 
 
 def error_id() -> str:

@@ -13,10 +13,9 @@ import logging
 import re
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from pathlib import Path
 from typing import Any
 
-from flask import current_app, render_template
+from flask import render_template
 from flask_babel import gettext as _
 
 # WeasyPrint logs every rendering step at INFO; keep its warnings and errors only.
@@ -78,7 +77,7 @@ def filename(stem: str, today: date, extension: str) -> str:
 def pdf_html(table: Table, lang: str) -> str:
     from .pdf import _css_string, _page_counter_content
 
-    cells = [[_cell_text(c, v) for c, v in zip(table.columns, row)] for row in table.rows]
+    cells = [[_cell_text(c, v) for c, v in zip(table.columns, row, strict=True)] for row in table.rows]
     return render_template("rehab/export/table.html", table=table, cells=cells, lang=lang,
                            page_counter_css=_page_counter_content(),
                            running_head_css=_css_string(f"{table.title} – {table.unit_name}"),
@@ -90,9 +89,9 @@ def to_pdf(table: Table, lang: str) -> bytes:
     """The table as a landscape A4 PDF whose heading row repeats on every page (inside a request)."""
     from weasyprint import HTML
 
-    from .pdf import _static_files_only
+    from .pdf import _static_files_only, _static_root
 
-    static = Path(current_app.static_folder).resolve()
+    static = _static_root()
     document = HTML(string=pdf_html(table, lang), base_url=static.as_uri() + "/",
                     url_fetcher=_static_files_only(static))
     return document.write_pdf(pdf_variant="pdf/ua-1")
@@ -110,9 +109,11 @@ def to_xlsx(table: Table) -> bytes:
     from openpyxl import Workbook
     from openpyxl.styles import Font
     from openpyxl.utils import get_column_letter
+    from openpyxl.worksheet.worksheet import Worksheet
 
     wb = Workbook()
     ws = wb.active
+    assert isinstance(ws, Worksheet)  # a new workbook starts with one worksheet
     ws.title = _sheet_title(table.title)
     ws.cell(row=1, column=1, value=f"{table.title} – {table.unit_name}").font = Font(bold=True, size=14)
     ws.cell(row=2, column=1, value=_("Utskriven %(at)s av %(who)s", at=table.printed_at.strftime("%Y-%m-%d %H:%M"),
@@ -122,7 +123,7 @@ def to_xlsx(table: Table) -> bytes:
     for i, column in enumerate(table.columns, start=1):
         ws.cell(row=XLSX_HEADER_ROW, column=i, value=column.label).font = Font(bold=True)
     for r, row in enumerate(table.rows, start=XLSX_HEADER_ROW + 1):
-        for i, (column, value) in enumerate(zip(table.columns, row), start=1):
+        for i, (column, value) in enumerate(zip(table.columns, row, strict=True), start=1):
             if value is None or value == "":
                 continue
             if column.kind == DATE:
@@ -136,7 +137,7 @@ def to_xlsx(table: Table) -> bytes:
         longest = max([len(column.label)] + [len(_cell_text(column, row[i - 1])) for row in table.rows])
         ws.column_dimensions[get_column_letter(i)].width = min(max(8, longest + 2), 50)
     last = get_column_letter(len(table.columns))
-    ws.freeze_panes = ws.cell(row=XLSX_HEADER_ROW + 1, column=1)
+    ws.freeze_panes = ws.cell(row=XLSX_HEADER_ROW + 1, column=1).coordinate
     ws.auto_filter.ref = f"A{XLSX_HEADER_ROW}:{last}{XLSX_HEADER_ROW + max(len(table.rows), 1)}"
     wb.properties.title = f"{table.title} – {table.unit_name}"
     wb.properties.creator = "Intygsportalen"

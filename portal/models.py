@@ -7,7 +7,7 @@ recorded on the row, replacement and complement as relations.
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from sqlalchemy import (
     JSON,
@@ -18,6 +18,7 @@ from sqlalchemy import (
     Index,
     Integer,
     String,
+    Table,
     Text,
     UniqueConstraint,
     text,
@@ -30,6 +31,8 @@ PNR = String(12)
 
 class Base(DeclarativeBase):
     type_annotation_map = {dict[str, Any]: JSON, list[Any]: JSON}
+    if TYPE_CHECKING:  # every model here is mapped to a Table (for Core inserts: insert(Model.__table__))
+        __table__: ClassVar[Table]
 
 
 class CareProvider(Base):

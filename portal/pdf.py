@@ -90,6 +90,7 @@ def hidden_questions(ctype: ct.CertificateType, variant: str) -> set[str]:
         return _diagnosis_questions(ctype)
     if variant == PERIODS:
         keep = ctype.first_of_kind("sick_leave_periods")
+        assert keep is not None  # variants_for offers PERIODS only to types with sick-leave periods
         return {q.id for q in ctype.questions() if q.id != keep.id}
     return set()
 
@@ -147,6 +148,14 @@ def _sent_notices(cert: CertificateView) -> list[dict]:
              "by_care": s.by == CARE} for s in _sent(cert)]
 
 
+def _static_root() -> Path:
+    """The portal's static folder (create_app always names one)."""
+    folder = current_app.static_folder
+    if folder is None:  # pragma: no cover
+        raise RuntimeError("the app has no static folder")
+    return Path(folder).resolve()
+
+
 def _static_files_only(root: Path):
     """A WeasyPrint URL fetcher that reads files under the static folder and nothing else (no network,
     no other files), whatever a certificate's text might contain."""
@@ -189,7 +198,7 @@ def render_pdf(ctype: ct.CertificateType, cert: CertificateView, variant: str, l
     from weasyprint import HTML
 
     html = render_html(ctype, cert, variant, lang)
-    static = Path(current_app.static_folder).resolve()
+    static = _static_root()
     document = HTML(string=html, base_url=static.as_uri() + "/", url_fetcher=_static_files_only(static))
     return document.write_pdf(pdf_variant="pdf/ua-1")
 

@@ -1,7 +1,17 @@
-"""A page and its htmx fragment from one template: the whole page normally, one block for htmx."""
+"""A page and its htmx fragment from one template: the whole page normally, one block for htmx; and
+the notices a page flashes for the next one."""
 from __future__ import annotations
 
-from flask import current_app, request
+from typing import cast
+
+from flask import current_app, flash, request
+
+
+def flash_notice(kind: str, value: str) -> None:
+    """A notice for the next page, as a (kind, value) pair: templates read them with
+    `{% for kind, value in get_flashed_messages() %}` and word them in the page's language. Flask types
+    the message as str, but keeps any value its session serializer can tag, a tuple among them."""
+    flash(cast(str, (kind, value)))
 
 
 def page_or_fragment(template_name: str, block: str, **context) -> str:

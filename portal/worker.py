@@ -64,9 +64,11 @@ def deliver_due(app: Flask, now: datetime | None = None) -> dict[str, int]:
             return counts
         session.expunge_all()  # plain data from here: a rollback below must not expire (and reload) them
         sources = outbox.delivery_sources(session, [s.certificate_id for s in claimed if s.kind != outbox.ANSWER])
-        answers = question_store.answer_sources(session, [s.payload_ref for s in claimed if s.kind == outbox.ANSWER])
+        answers = question_store.answer_sources(session, [s.payload_ref for s in claimed
+                                                          if s.kind == outbox.ANSWER and s.payload_ref])
         session.commit()  # end the read: no transaction stays open while posting (SQLite)
         for send in claimed:
+            assert send.next_attempt_at is not None  # claim_due set it: the end of the lease
             if at() >= send.next_attempt_at:  # the lease ran out (a slow batch): another worker may have it now
                 log.warning("send %s: lease expired before posting; left for the next pass", send.id)
                 continue
@@ -92,6 +94,7 @@ def _deliver_one(session, send, source, registry, recipients, at, give_up_after)
     if why_not:
         log.warning("send %s: given up without posting: %s", send.id, why_not)
         return "failed" if outbox.record_refused(session, send.id, at(), why_not) else None
+    assert ctype is not None  # _why_not refuses an unknown type
     return _post(session, send, sending.payload(source.cert, ctype), recipients, at, give_up_after)
 
 

@@ -21,9 +21,9 @@ def problem(name: str, detail: str, *, errors: Iterable[FieldError] = (), header
     status, title = TITLES[name]
     body: dict = {"type": f"/api/v1/docs#problem-{name}", "title": title, "status": status, "detail": detail,
                   "instance": request.path}
-    errors = [e.as_dict() for e in errors]
-    if errors:
-        body["errors"] = errors
+    listed = [e.as_dict() for e in errors]
+    if listed:
+        body["errors"] = listed
     response = Response(json.dumps(body, ensure_ascii=False), status=status, mimetype="application/problem+json")
     response.headers["Cache-Control"] = "no-store"
     for key, value in (headers or {}).items():

@@ -16,7 +16,7 @@ from typing import Callable
 import requests
 from joserfc import jwt
 from joserfc.errors import JoseError
-from joserfc.jwk import KeySet
+from joserfc.jwk import KeySet, KeySetSerialization
 
 LEEWAY = 60
 CACHE_SECONDS = 300
@@ -43,17 +43,17 @@ class AccessToken:
 
 
 class KeySource:
-    def keys(self, *, refresh: bool = False) -> dict:
+    def keys(self, *, refresh: bool = False) -> KeySetSerialization:
         raise NotImplementedError
 
 
 class LocalKeySource(KeySource):
     """Keys from a function (the embedded test broker's own JWKS)."""
 
-    def __init__(self, load: Callable[[], dict]):
+    def __init__(self, load: Callable[[], KeySetSerialization]):
         self.load = load
 
-    def keys(self, *, refresh: bool = False) -> dict:
+    def keys(self, *, refresh: bool = False) -> KeySetSerialization:
         return self.load()
 
 
@@ -62,11 +62,11 @@ class HttpKeySource(KeySource):
 
     def __init__(self, url: str, timeout: float = 5.0):
         self.url, self.timeout = url, timeout
-        self._jwks: dict | None = None
+        self._jwks: KeySetSerialization | None = None
         self._fetched = 0.0
         self._lock = threading.Lock()
 
-    def keys(self, *, refresh: bool = False) -> dict:
+    def keys(self, *, refresh: bool = False) -> KeySetSerialization:
         with self._lock:
             age = time.monotonic() - self._fetched
             if self._jwks is None or age > CACHE_SECONDS or (refresh and age > REFETCH_SECONDS):

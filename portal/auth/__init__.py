@@ -11,8 +11,7 @@ import secrets
 from urllib.parse import urlsplit
 
 from authlib.integrations.flask_client import OAuth
-from flask import (Blueprint, Flask, abort, current_app, g, jsonify, redirect, render_template, request, session,
-                   url_for)
+from flask import Blueprint, Flask, abort, current_app, g, jsonify, redirect, render_template, request, session, url_for
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from flask_login import LoginManager, current_user
@@ -109,6 +108,7 @@ def _citizen_login(claims: dict, identity: str | None, id_token: str):
     reason = access.citizen_refusal(pnr, _clock().today())
     if reason:
         return refused(reason)
+    assert pnr is not None  # citizen_refusal refuses an invalid personnummer
     name = _token_name(claims)
     try:
         person = current_app.extensions["person_service"].one(pnr)
@@ -128,6 +128,7 @@ def _staff_login(claims: dict, identity: str | None, id_token: str):
     reason = access.refusal_reason(info, today)
     if reason:
         return refused(reason, detail=f"hsa={identity}")
+    assert info is not None  # refusal_reason refuses an unknown user
     units = access.units_offered(info, today)
     sessions.start("staff", info.hsa_id, info.name or _token_name(claims), "siths", id_token)
     settings = db.session().get(UserSettings, info.hsa_id)

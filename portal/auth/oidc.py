@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from authlib.integrations.flask_client import OAuth
 from joserfc import jwt
 from joserfc.errors import JoseError
-from joserfc.jwk import KeySet
+from joserfc.jwk import KeySet, KeySetSerialization
 
 log = logging.getLogger(__name__)
 
@@ -44,7 +44,7 @@ class BrokerConfig:
     extra_authorize_params: dict = field(default_factory=dict)
 
 
-def verify_id_token(id_token: str, *, jwks: dict, issuer: str, client_id: str, nonce: str,
+def verify_id_token(id_token: str, *, jwks: KeySetSerialization, issuer: str, client_id: str, nonce: str,
                     acr_values: tuple[str, ...], now: int, algorithms: tuple[str, ...] = ("RS256",)) -> dict:
     """Verify an ID token completely; return its claims or raise LoginRefused."""
     try:

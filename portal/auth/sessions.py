@@ -101,6 +101,7 @@ def current_row() -> AuthSession | None:
 
 def set_unit(unit_id: str, role: str) -> None:
     row = current_row()
+    assert row is not None  # called for a logged-in user only
     row.unit_id, row.role = unit_id, role
     db.session().commit()
 

@@ -5,7 +5,7 @@ the logged-in citizen's own and visible to citizens (certificates.visible_to_cit
 """
 from __future__ import annotations
 
-from flask import (Blueprint, abort, current_app, flash, redirect, render_template, request, url_for)
+from flask import Blueprint, abort, current_app, redirect, render_template, request, url_for
 from flask_login import current_user
 
 from .. import db, recipient_name
@@ -13,7 +13,7 @@ from ..adapters.person_service import PersonServiceUnavailable
 from ..auth.guards import citizen_required
 from ..domain import certificates as rules
 from ..i18n import current_language
-from ..render import page_or_fragment
+from ..render import flash_notice, page_or_fragment
 from ..repository import certificates as store
 
 bp = Blueprint("citizen", __name__, url_prefix="/mina-intyg")
@@ -114,6 +114,7 @@ def _sending_state(cert: rules.CertificateView, ctype) -> dict:
     live = cert.send_to(recipient) if recipient else None
     failed = next((s for s in reversed(cert.sends) if s.recipient == recipient and s.state == "FAILED"), None)
     person = current_app.extensions["person_service"]
+    refusal: str | None
     try:
         info = person.one(cert.patient_pnr)
     except PersonServiceUnavailable:
@@ -129,7 +130,7 @@ def _sending_state(cert: rules.CertificateView, ctype) -> dict:
 def archive(certificate_id: str):
     cert = own_certificate(certificate_id)
     store.archive(db.session(), cert.id, "CITIZEN", current_app.extensions["clock"].now())
-    flash(("archived", cert.id))
+    flash_notice("archived", cert.id)
     return redirect(url_for("citizen.start"), code=303)
 
 
@@ -138,7 +139,7 @@ def archive(certificate_id: str):
 def restore(certificate_id: str):
     cert = own_certificate(certificate_id)
     store.restore(db.session(), cert.id, "CITIZEN", current_app.extensions["clock"].now())
-    flash(("restored", cert.id))
+    flash_notice("restored", cert.id)
     return redirect(url_for("citizen.archived"), code=303)
 
 
@@ -183,7 +184,7 @@ def send(certificate_id: str):
                 cert = own_certificate(certificate_id)
                 state = _sending_state(cert, ctype)
                 return render_template("citizen/send.html", cert=cert, ctype=ctype, state=state), 409
-            flash(("sending", recipient_name(ctype.recipient)))
+            flash_notice("sending", recipient_name(ctype.recipient))
             return redirect(url_for("citizen.read", certificate_id=cert.id), code=303)
     return render_template("citizen/send.html", cert=cert, ctype=ctype, state=state, error=error), (
         400 if error else 200)

@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from functools import lru_cache
 from datetime import date
+from functools import lru_cache
+from itertools import pairwise
 from pathlib import Path
-from typing import Any, Iterable, Iterator
+from typing import Any, Callable, Iterable, Iterator
 
 import yaml
 
@@ -172,7 +173,7 @@ def _question(raw: Any, where: str, *, nested: bool = False) -> Question:
             raise DefinitionError(f"{where}: {name} needs a question")
         return Condition(question=rw["question"], equals=rw.get("equals"), includes=rw.get("includes"),
                          in_=tuple(rw.get("in") or ()), has_degree_in=tuple(rw.get("has_degree_in") or ()))
-    fields = ()
+    fields: tuple[Question, ...] = ()
     if kind == "rows":
         if not raw.get("fields"):
             raise DefinitionError(f"{where}: kind rows needs fields")
@@ -288,7 +289,9 @@ class Problem:
 
 
 def _is_empty(value: Any) -> bool:
-    return value is None or (isinstance(value, (str, list, dict)) and not (value.strip() if isinstance(value, str) else value))
+    if isinstance(value, str):
+        return not value.strip()
+    return value is None or (isinstance(value, (list, dict)) and not value)
 
 
 _ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
@@ -313,124 +316,180 @@ def _check_number(q: Question, value: Any, path: str, integral: bool) -> list[Pr
     return []
 
 
+def _check_text(q: Question, value: Any, path: str, signed: date | None) -> list[Problem]:
+    if not isinstance(value, str):
+        return [Problem(path, "must be text")]
+    if q.max_length and len(value) > q.max_length:
+        return [Problem(path, f"is {len(value)} characters; at most {q.max_length} allowed")]
+    return []
+
+
+def _check_date(q: Question, value: Any, path: str, signed: date | None) -> list[Problem]:
+    return [] if parse_date(value) else [Problem(path, f"must be a date YYYY-MM-DD, got {value!r}")]
+
+
+def _check_integer(q: Question, value: Any, path: str, signed: date | None) -> list[Problem]:
+    return _check_number(q, value, path, integral=True)
+
+
+def _check_decimal(q: Question, value: Any, path: str, signed: date | None) -> list[Problem]:
+    return _check_number(q, value, path, integral=False)
+
+
+def _check_bool(q: Question, value: Any, path: str, signed: date | None) -> list[Problem]:
+    return [] if isinstance(value, bool) else [Problem(path, "must be true or false")]
+
+
+def _check_choice(q: Question, value: Any, path: str, signed: date | None) -> list[Problem]:
+    values = [o.value for o in q.options]
+    return [] if value in values else [Problem(path, f"must be one of {', '.join(values)}, got {value!r}")]
+
+
+def _check_date_range(q: Question, value: Any, path: str, signed: date | None) -> list[Problem]:
+    if not isinstance(value, dict) or set(value) - {"start", "end"}:
+        return [Problem(path, "must be an object with start and end")]
+    start, end = parse_date(value.get("start")), parse_date(value.get("end"))
+    if not start or not end:
+        return [Problem(path, "start and end must be dates YYYY-MM-DD")]
+    if end < start:
+        return [Problem(path, f"period end {end} is before its start {start}")]
+    return []
+
+
+def _check_list_size(q: Question, value: list, path: str) -> list[Problem]:
+    problems = []
+    if q.min_items is not None and len(value) < q.min_items and value:
+        problems.append(Problem(path, f"needs at least {q.min_items} entries"))
+    if q.max_items is not None and len(value) > q.max_items:
+        problems.append(Problem(path, f"has {len(value)} entries; at most {q.max_items} allowed"))
+    return problems
+
+
+def _check_multi_choice(q: Question, value: list, path: str, signed: date | None) -> list[Problem]:
+    problems = []
+    values = [o.value for o in q.options]
+    for i, v in enumerate(value):
+        if v not in values:
+            problems.append(Problem(f"{path}[{i}]", f"must be one of {', '.join(values)}, got {v!r}"))
+    if len(set(map(str, value))) != len(value):
+        problems.append(Problem(path, "has the same choice twice"))
+    if any(v in q.exclusive for v in value) and len(value) > 1:
+        problems.append(Problem(path, f"{', '.join(q.exclusive)} cannot be combined with other choices"))
+    return problems
+
+
+def _check_dated_choices(q: Question, value: list, path: str, signed: date | None) -> list[Problem]:
+    problems = []
+    values = [o.value for o in q.options]
+    seen = set()
+    for i, item in enumerate(value):
+        p = f"{path}[{i}]"
+        if not isinstance(item, dict) or set(item) - {"type", "date"}:
+            problems.append(Problem(p, "must be an object with type and date"))
+            continue
+        if item.get("type") not in values:
+            problems.append(Problem(f"{p}.type", f"must be one of {', '.join(values)}, got {item.get('type')!r}"))
+        elif item["type"] in seen:
+            problems.append(Problem(f"{p}.type", f"{item['type']} is given twice"))
+        seen.add(item.get("type"))
+        d = parse_date(item.get("date"))
+        if not d:
+            problems.append(Problem(f"{p}.date", f"must be a date YYYY-MM-DD, got {item.get('date')!r}"))
+        elif signed and d > signed:
+            problems.append(Problem(f"{p}.date", f"{d} is after the signing date {signed}"))
+    return problems
+
+
+def _check_sick_leave_periods(q: Question, value: list, path: str, signed: date | None) -> list[Problem]:
+    problems = []
+    spans = []
+    for i, item in enumerate(value):
+        p = f"{path}[{i}]"
+        if not isinstance(item, dict) or set(item) - {"start", "end", "degree"}:
+            problems.append(Problem(p, "must be an object with start, end and degree"))
+            continue
+        start, end = parse_date(item.get("start")), parse_date(item.get("end"))
+        if not start:
+            problems.append(Problem(f"{p}.start", f"must be a date YYYY-MM-DD, got {item.get('start')!r}"))
+        if not end:
+            problems.append(Problem(f"{p}.end", f"must be a date YYYY-MM-DD, got {item.get('end')!r}"))
+        if start and end:
+            if end < start:
+                problems.append(Problem(f"{p}.end", f"period end {end} is before its start {start}"))
+            else:
+                spans.append((start, end, p))
+        if item.get("degree") not in q.degrees or isinstance(item.get("degree"), bool):
+            allowed = ", ".join(f"{d:g}" for d in q.degrees)
+            problems.append(Problem(f"{p}.degree", f"must be one of {allowed}, got {item.get('degree')!r}"))
+    spans.sort()
+    for (s1, e1, _), (s2, _, p2) in pairwise(spans):
+        if s2 <= e1:
+            problems.append(Problem(p2, f"overlaps the period {s1}–{e1}"))
+    return problems
+
+
+def _check_diagnoses(q: Question, value: list, path: str, signed: date | None) -> list[Problem]:
+    problems = []
+    for i, item in enumerate(value):
+        p = f"{path}[{i}]"
+        if not isinstance(item, dict) or set(item) - {"code", "text"}:
+            problems.append(Problem(p, "must be an object with code and text"))
+            continue
+        code = item.get("code")
+        if not isinstance(code, str) or not ICD10_RE.fullmatch(code):
+            problems.append(Problem(f"{p}.code", f"must be an ICD-10 code such as M54.5, got {code!r}"))
+        if not isinstance(item.get("text"), str) or not item["text"].strip():
+            problems.append(Problem(f"{p}.text", "must be the diagnosis in words"))
+    return problems
+
+
+def _check_icf(q: Question, value: Any, path: str, signed: date | None) -> list[Problem]:
+    if not isinstance(value, dict) or set(value) - {"categories", "text"}:
+        return [Problem(path, "must be an object with categories and text")]
+    problems = []
+    cats = value.get("categories", [])
+    if not isinstance(cats, list) or any(not isinstance(c, str) or not ICF_RE.fullmatch(c) for c in cats):
+        problems.append(Problem(f"{path}.categories", "must be a list of ICF codes such as b152 or d850"))
+    text = value.get("text", "")
+    if not isinstance(text, str):
+        problems.append(Problem(f"{path}.text", "must be text"))
+    elif q.max_length and len(text) > q.max_length:
+        problems.append(Problem(f"{path}.text", f"is {len(text)} characters; at most {q.max_length} allowed"))
+    return problems
+
+
+def _check_rows(q: Question, value: list, path: str, signed: date | None) -> list[Problem]:
+    problems = []
+    for i, row in enumerate(value):
+        p = f"{path}[{i}]"
+        if not isinstance(row, dict):
+            problems.append(Problem(p, "must be an object"))
+            continue
+        problems += _check_answers(q.fields, row, p, signed)
+    return problems
+
+
+_Check = Callable[[Question, Any, str, date | None], list[Problem]]
+#: the check of one answer, by question kind; a list kind's value is known to be a list of the right size
+_CHECKS: dict[str, _Check] = {
+    "text": _check_text, "date": _check_date, "year": _check_integer, "integer": _check_integer,
+    "decimal": _check_decimal, "yes_no": _check_bool, "checkbox": _check_bool, "choice": _check_choice,
+    "date_range": _check_date_range, "multi_choice": _check_multi_choice, "dated_choices": _check_dated_choices,
+    "sick_leave_periods": _check_sick_leave_periods, "diagnoses": _check_diagnoses, "icf": _check_icf,
+    "rows": _check_rows,
+}
+_LIST_KINDS = {"multi_choice", "sick_leave_periods", "diagnoses", "dated_choices", "rows"}
+
+
 def _check_value(q: Question, value: Any, path: str, signed: date | None) -> list[Problem]:
-    kind = q.kind
-    if kind == "text":
-        if not isinstance(value, str):
-            return [Problem(path, "must be text")]
-        if q.max_length and len(value) > q.max_length:
-            return [Problem(path, f"is {len(value)} characters; at most {q.max_length} allowed")]
-        return []
-    if kind == "date":
-        return [] if parse_date(value) else [Problem(path, f"must be a date YYYY-MM-DD, got {value!r}")]
-    if kind == "year":
-        return _check_number(q, value, path, integral=True)
-    if kind == "integer":
-        return _check_number(q, value, path, integral=True)
-    if kind == "decimal":
-        return _check_number(q, value, path, integral=False)
-    if kind in {"yes_no", "checkbox"}:
-        return [] if isinstance(value, bool) else [Problem(path, "must be true or false")]
-    if kind == "choice":
-        values = [o.value for o in q.options]
-        return [] if value in values else [Problem(path, f"must be one of {', '.join(values)}, got {value!r}")]
-    if kind == "date_range":
-        if not isinstance(value, dict) or set(value) - {"start", "end"}:
-            return [Problem(path, "must be an object with start and end")]
-        start, end = parse_date(value.get("start")), parse_date(value.get("end"))
-        if not start or not end:
-            return [Problem(path, "start and end must be dates YYYY-MM-DD")]
-        if end < start:
-            return [Problem(path, f"period end {end} is before its start {start}")]
-        return []
     problems: list[Problem] = []
-    if kind in {"multi_choice", "sick_leave_periods", "diagnoses", "dated_choices", "rows"}:
+    if q.kind in _LIST_KINDS:
         if not isinstance(value, list):
             return [Problem(path, "must be a list")]
-        if q.min_items is not None and len(value) < q.min_items and value:
-            problems.append(Problem(path, f"needs at least {q.min_items} entries"))
-        if q.max_items is not None and len(value) > q.max_items:
-            problems.append(Problem(path, f"has {len(value)} entries; at most {q.max_items} allowed"))
-    if kind == "multi_choice":
-        values = [o.value for o in q.options]
-        for i, v in enumerate(value):
-            if v not in values:
-                problems.append(Problem(f"{path}[{i}]", f"must be one of {', '.join(values)}, got {v!r}"))
-        if len(set(map(str, value))) != len(value):
-            problems.append(Problem(path, "has the same choice twice"))
-        if any(v in q.exclusive for v in value) and len(value) > 1:
-            problems.append(Problem(path, f"{', '.join(q.exclusive)} cannot be combined with other choices"))
-    elif kind == "dated_choices":
-        values = [o.value for o in q.options]
-        seen = set()
-        for i, item in enumerate(value):
-            p = f"{path}[{i}]"
-            if not isinstance(item, dict) or set(item) - {"type", "date"}:
-                problems.append(Problem(p, "must be an object with type and date"))
-                continue
-            if item.get("type") not in values:
-                problems.append(Problem(f"{p}.type", f"must be one of {', '.join(values)}, got {item.get('type')!r}"))
-            elif item["type"] in seen:
-                problems.append(Problem(f"{p}.type", f"{item['type']} is given twice"))
-            seen.add(item.get("type"))
-            d = parse_date(item.get("date"))
-            if not d:
-                problems.append(Problem(f"{p}.date", f"must be a date YYYY-MM-DD, got {item.get('date')!r}"))
-            elif signed and d > signed:
-                problems.append(Problem(f"{p}.date", f"{d} is after the signing date {signed}"))
-    elif kind == "sick_leave_periods":
-        spans = []
-        for i, item in enumerate(value):
-            p = f"{path}[{i}]"
-            if not isinstance(item, dict) or set(item) - {"start", "end", "degree"}:
-                problems.append(Problem(p, "must be an object with start, end and degree"))
-                continue
-            start, end = parse_date(item.get("start")), parse_date(item.get("end"))
-            if not start:
-                problems.append(Problem(f"{p}.start", f"must be a date YYYY-MM-DD, got {item.get('start')!r}"))
-            if not end:
-                problems.append(Problem(f"{p}.end", f"must be a date YYYY-MM-DD, got {item.get('end')!r}"))
-            if start and end:
-                if end < start:
-                    problems.append(Problem(f"{p}.end", f"period end {end} is before its start {start}"))
-                else:
-                    spans.append((start, end, p))
-            if item.get("degree") not in q.degrees or isinstance(item.get("degree"), bool):
-                allowed = ", ".join(f"{d:g}" for d in q.degrees)
-                problems.append(Problem(f"{p}.degree", f"must be one of {allowed}, got {item.get('degree')!r}"))
-        spans.sort()
-        for (s1, e1, _), (s2, e2, p2) in zip(spans, spans[1:]):
-            if s2 <= e1:
-                problems.append(Problem(p2, f"overlaps the period {s1}–{e1}"))
-    elif kind == "diagnoses":
-        for i, item in enumerate(value):
-            p = f"{path}[{i}]"
-            if not isinstance(item, dict) or set(item) - {"code", "text"}:
-                problems.append(Problem(p, "must be an object with code and text"))
-                continue
-            code = item.get("code")
-            if not isinstance(code, str) or not ICD10_RE.fullmatch(code):
-                problems.append(Problem(f"{p}.code", f"must be an ICD-10 code such as M54.5, got {code!r}"))
-            if not isinstance(item.get("text"), str) or not item["text"].strip():
-                problems.append(Problem(f"{p}.text", "must be the diagnosis in words"))
-    elif kind == "icf":
-        if not isinstance(value, dict) or set(value) - {"categories", "text"}:
-            return [Problem(path, "must be an object with categories and text")]
-        cats = value.get("categories", [])
-        if not isinstance(cats, list) or any(not isinstance(c, str) or not ICF_RE.fullmatch(c) for c in cats):
-            problems.append(Problem(f"{path}.categories", "must be a list of ICF codes such as b152 or d850"))
-        text = value.get("text", "")
-        if not isinstance(text, str):
-            problems.append(Problem(f"{path}.text", "must be text"))
-        elif q.max_length and len(text) > q.max_length:
-            problems.append(Problem(f"{path}.text", f"is {len(text)} characters; at most {q.max_length} allowed"))
-    elif kind == "rows":
-        for i, row in enumerate(value):
-            p = f"{path}[{i}]"
-            if not isinstance(row, dict):
-                problems.append(Problem(p, "must be an object"))
-                continue
-            problems += _check_answers(q.fields, row, p, signed)
+        problems += _check_list_size(q, value, path)
+    check = _CHECKS.get(q.kind)
+    if check is not None:
+        problems += check(q, value, path, signed)
     return problems
 
 

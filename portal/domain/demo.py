@@ -11,7 +11,7 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
-from typing import Any, Iterator
+from typing import Any, Callable, Iterable, Iterator
 
 from . import certificate_types as ct
 from . import persons as pnr_rules
@@ -149,8 +149,10 @@ DIAGNOSES = [  # (code, text, weight) – a realistic mix for sick leave
 _DIAG_WEIGHTS = [d[2] for d in DIAGNOSES]
 
 TEXT_BANK = {
-    "functional_impairment": "Nedsatt koncentrationsförmåga och uttalad trötthet. Sömnstörning sedan två månader. Bedömningen grundas på undersökning och skattning (MADRS 24).",
-    "activity_limitation": "Har svårt att planera och genomföra arbetsuppgifter som kräver uthållig koncentration, och att ta in ny information.",
+    "functional_impairment": "Nedsatt koncentrationsförmåga och uttalad trötthet. Sömnstörning sedan två månader. "
+                             "Bedömningen grundas på undersökning och skattning (MADRS 24).",
+    "activity_limitation": "Har svårt att planera och genomföra arbetsuppgifter som kräver uthållig koncentration, "
+                           "och att ta in ny information.",
     "treatment": "Samtalsbehandling (KBT) en gång i veckan. Läkemedelsbehandling insatt, uppföljning om fyra veckor.",
     "measures": "Arbetsanpassning med minskad arbetstid och färre kundkontakter. Kontakt med företagshälsovården.",
     "occupation_description": "Undersköterska inom hemtjänst med tunga lyft och oregelbundna arbetstider.",
@@ -160,8 +162,10 @@ GENERIC_TEXT = "Enligt undersökning och journaluppgifter."
 REVOKE_REASONS = ["Intyget har utfärdats på fel patient.", "Fel i intyget: felaktig sjukskrivningsperiod.",
                   "Intyget har utfärdats av misstag."]
 QUESTION_TEXTS = {
-    "KOMPLT": ("Komplettering", "Försäkringskassan behöver en tydligare beskrivning av aktivitetsbegränsningen i förhållande till patientens arbete."),
-    "AVSTMN": ("Avstämningsmöte", "Vi vill bjuda in till ett avstämningsmöte med patienten och arbetsgivaren. Vilka tider passar?"),
+    "KOMPLT": ("Komplettering", "Försäkringskassan behöver en tydligare beskrivning av aktivitetsbegränsningen "
+                                "i förhållande till patientens arbete."),
+    "AVSTMN": ("Avstämningsmöte", "Vi vill bjuda in till ett avstämningsmöte med patienten och arbetsgivaren. "
+                                  "Vilka tider passar?"),
     "KONTKT": ("Kontakt", "Handläggaren önskar bli uppringd av intygande läkare angående prognosen."),
     "OVRIGT": ("Övrigt", "Kan ni bekräfta att intyget avser nuvarande arbete och inte arbetssökande?"),
     "PAMINN": ("Påminnelse", "Påminnelse: vi har inte fått svar på vår fråga. Svara senast inom en vecka."),
@@ -186,57 +190,94 @@ class Context:
     share_diagnosis: bool = True
 
 
+def _fill_text(q: ct.Question, rng: random.Random, ctx: Context) -> Any:
+    text = TEXT_BANK.get(q.id, GENERIC_TEXT)
+    return text[: q.max_length] if q.max_length else text
+
+
+def _fill_date(q: ct.Question, rng: random.Random, ctx: Context) -> Any:
+    if "birth" in q.id or "expected" in q.id:
+        return (ctx.signed + timedelta(days=rng.randint(60, 200))).isoformat()
+    if q.id.endswith("_until") or "until" in q.id:
+        return (ctx.signed + timedelta(days=rng.randint(10, 60))).isoformat()
+    return (ctx.signed - timedelta(days=rng.randint(0, 30))).isoformat()
+
+
+def _fill_year(q: ct.Question, rng: random.Random, ctx: Context) -> Any:
+    lo, hi = int(q.min or 1950), int(q.max or ctx.signed.year)
+    return rng.randint(max(lo, ctx.signed.year - 20), min(hi, ctx.signed.year))
+
+
+def _fill_integer(q: ct.Question, rng: random.Random, ctx: Context) -> Any:
+    lo, hi = int(q.min if q.min is not None else 1), int(q.max if q.max is not None else 12)
+    return rng.randint(lo, min(hi, max(lo, 12 if hi > 12 and q.max != 100 else hi)))
+
+
+def _fill_decimal(q: ct.Question, rng: random.Random, ctx: Context) -> Any:
+    lo, hi = float(q.min if q.min is not None else 0.1), float(q.max if q.max is not None else 1.0)
+    return round(rng.uniform(lo, min(hi, max(lo, 1.0))), 1)
+
+
+def _fill_date_range(q: ct.Question, rng: random.Random, ctx: Context) -> Any:
+    if ctx.periods:
+        return {"start": ctx.periods[0]["start"], "end": ctx.periods[-1]["end"]}
+    return {"start": ctx.signed.isoformat(), "end": (ctx.signed + timedelta(days=13)).isoformat()}
+
+
+def _fill_sick_leave_periods(q: ct.Question, rng: random.Random, ctx: Context) -> Any:
+    if ctx.periods and all(p["degree"] in q.degrees for p in ctx.periods):
+        return ctx.periods
+    start = ctx.signed
+    return [{"start": start.isoformat(), "end": (start + timedelta(days=6)).isoformat(), "degree": q.degrees[-1]}]
+
+
+def _fill_diagnoses(q: ct.Question, rng: random.Random, ctx: Context) -> Any:
+    return ctx.diagnoses[: q.max_items or 3]
+
+
+def _fill_false(q: ct.Question, rng: random.Random, ctx: Context) -> Any:
+    return False
+
+
+def _fill_choice(q: ct.Question, rng: random.Random, ctx: Context) -> Any:
+    return q.options[0].value if rng.random() < 0.6 else rng.choice(q.options).value
+
+
+def _fill_multi_choice(q: ct.Question, rng: random.Random, ctx: Context) -> Any:
+    allowed = [o.value for o in q.options if o.value not in q.exclusive]
+    if q.role == "occupation" and ctx.occupation in allowed:
+        return [ctx.occupation]
+    return rng.sample(allowed, k=min(len(allowed), max(q.min_items or 1, 1)))
+
+
+def _fill_dated_choices(q: ct.Question, rng: random.Random, ctx: Context) -> Any:
+    first = q.options[0].value
+    return [{"type": first, "date": ctx.signed.isoformat()}]
+
+
+def _fill_icf(q: ct.Question, rng: random.Random, ctx: Context) -> Any:
+    return {"categories": ["b130", "b140"] if q.id == "functional_impairment" else ["d230"],
+            "text": TEXT_BANK.get(q.id, GENERIC_TEXT)}
+
+
+def _fill_rows(q: ct.Question, rng: random.Random, ctx: Context) -> Any:
+    return [{f.id: _fill(f, rng, ctx) for f in q.fields if f.required}]
+
+
+#: a plausible answer, by question kind
+_FILLERS: dict[str, Callable[[ct.Question, random.Random, Context], Any]] = {
+    "text": _fill_text, "date": _fill_date, "year": _fill_year, "integer": _fill_integer, "decimal": _fill_decimal,
+    "date_range": _fill_date_range, "sick_leave_periods": _fill_sick_leave_periods, "diagnoses": _fill_diagnoses,
+    "yes_no": _fill_false, "checkbox": _fill_false, "choice": _fill_choice, "multi_choice": _fill_multi_choice,
+    "dated_choices": _fill_dated_choices, "icf": _fill_icf, "rows": _fill_rows,
+}
+
+
 def _fill(q: ct.Question, rng: random.Random, ctx: Context) -> Any:
-    k = q.kind
-    if k == "text":
-        text = TEXT_BANK.get(q.id, GENERIC_TEXT)
-        return text[: q.max_length] if q.max_length else text
-    if k == "date":
-        if "birth" in q.id or "expected" in q.id:
-            return (ctx.signed + timedelta(days=rng.randint(60, 200))).isoformat()
-        if q.id.endswith("_until") or "until" in q.id:
-            return (ctx.signed + timedelta(days=rng.randint(10, 60))).isoformat()
-        return (ctx.signed - timedelta(days=rng.randint(0, 30))).isoformat()
-    if k == "year":
-        lo, hi = int(q.min or 1950), int(q.max or ctx.signed.year)
-        return rng.randint(max(lo, ctx.signed.year - 20), min(hi, ctx.signed.year))
-    if k == "integer":
-        lo, hi = int(q.min if q.min is not None else 1), int(q.max if q.max is not None else 12)
-        return rng.randint(lo, min(hi, max(lo, 12 if hi > 12 and q.max != 100 else hi)))
-    if k == "decimal":
-        lo, hi = float(q.min if q.min is not None else 0.1), float(q.max if q.max is not None else 1.0)
-        return round(rng.uniform(lo, min(hi, max(lo, 1.0))), 1)
-    if k == "date_range":
-        if ctx.periods:
-            return {"start": ctx.periods[0]["start"], "end": ctx.periods[-1]["end"]}
-        return {"start": ctx.signed.isoformat(), "end": (ctx.signed + timedelta(days=13)).isoformat()}
-    if k == "sick_leave_periods":
-        if ctx.periods and all(p["degree"] in q.degrees for p in ctx.periods):
-            return ctx.periods
-        start = ctx.signed
-        return [{"start": start.isoformat(), "end": (start + timedelta(days=6)).isoformat(), "degree": q.degrees[-1]}]
-    if k == "diagnoses":
-        return ctx.diagnoses[: q.max_items or 3]
-    if k == "yes_no":
-        return False
-    if k == "checkbox":
-        return False
-    if k == "choice":
-        return q.options[0].value if rng.random() < 0.6 else rng.choice(q.options).value
-    if k == "multi_choice":
-        allowed = [o.value for o in q.options if o.value not in q.exclusive]
-        if q.role == "occupation" and ctx.occupation in allowed:
-            return [ctx.occupation]
-        return rng.sample(allowed, k=min(len(allowed), max(q.min_items or 1, 1)))
-    if k == "dated_choices":
-        first = q.options[0].value
-        return [{"type": first, "date": ctx.signed.isoformat()}]
-    if k == "icf":
-        return {"categories": ["b130", "b140"] if q.id == "functional_impairment" else ["d230"],
-                "text": TEXT_BANK.get(q.id, GENERIC_TEXT)}
-    if k == "rows":
-        return [{f.id: _fill(f, rng, ctx) for f in q.fields if f.required}]
-    raise ValueError(k)  # pragma: no cover
+    filler = _FILLERS.get(q.kind)
+    if filler is None:  # pragma: no cover
+        raise ValueError(q.kind)
+    return filler(q, rng, ctx)
 
 
 def content_for(ctype: ct.CertificateType, rng: random.Random, ctx: Context) -> dict[str, Any]:
@@ -339,11 +380,11 @@ class Generator:
         previous = None
         for i in range(n):
             length = rng.choice([7, 14, 14, 21, 28, 30, 30, 45, 60])
-            periods = []
+            periods: list[dict[str, Any]] = []
             # sometimes a certificate carries the step down inside itself
             parts = 2 if rng.random() < 0.3 and degree_idx + 1 < len(steps) else 1
             p_start = day
-            for part in range(parts):
+            for _ in range(parts):
                 p_len = length if parts == 1 else max(7, length // 2)
                 degree = steps[min(degree_idx, len(steps) - 1)]
                 p_end = p_start + timedelta(days=p_len - 1)
@@ -353,8 +394,8 @@ class Generator:
             signed = min(day, self.today)
             if signed > self.today:
                 break
-            ctx = Context(signed=signed, periods=periods, diagnoses=[diag],
-                          occupation=rng.choice(["NUVARANDE_ARBETE"] * 6 + ["ARBETSSOKANDE", "FORALDRALEDIG", "STUDIER"]))
+            occupation = rng.choice(["NUVARANDE_ARBETE"] * 6 + ["ARBETSSOKANDE", "FORALDRALEDIG", "STUDIER"])
+            ctx = Context(signed=signed, periods=periods, diagnoses=[diag], occupation=occupation)
             cert = self.certificate(pd, "FK7804", unit, signed, ctx, doctor)
             if rng.random() < 0.35 and "AG7804" in self.registry:  # the employer's copy
                 ag_ctx = Context(signed=signed, periods=periods, diagnoses=[diag], share_diagnosis=rng.random() < 0.5)
@@ -367,7 +408,8 @@ class Generator:
                 break
             if date.fromisoformat(periods[0]["start"]) > self.today:
                 break
-        if previous and ongoing and date.fromisoformat(previous["content"][self._periods_id("FK7804")][-1]["end"]) < self.today:
+        if previous and ongoing and (
+                date.fromisoformat(previous["content"][self._periods_id("FK7804")][-1]["end"]) < self.today):
             # extend so the case is ongoing today
             ctx = Context(signed=self.today - timedelta(days=rng.randint(0, 6)), diagnoses=[diag],
                           periods=[{"start": (self.today - timedelta(days=rng.randint(0, 6))).isoformat(),
@@ -391,30 +433,32 @@ class Generator:
         self.qcounter += 1
         qid = f"{self.id_prefix}-q-{self.qcounter:07d}"
         question = {"id": qid, "certificate": cert["id"], "subject": subject, "sender": "FK", "heading": heading,
-                    "text": text, "sent": sent.isoformat(), "last_answer_date": (sent.date() + timedelta(days=14)).isoformat()}
+                    "text": text, "sent": sent.isoformat(),
+                    "last_answer_date": (sent.date() + timedelta(days=14)).isoformat()}
         pd.questions.append(question)
         roll = rng.random()
         if roll < 0.25 and sent.date() + timedelta(days=3) <= self.today:
             self.qcounter += 1
             rsent = sent + timedelta(days=rng.randint(1, 3))
             if subject == "KOMPLT":  # a new certificate complements the old one: handled
-                ctx = Context(signed=rsent.date(), diagnoses=[{"code": cert["content"][self._diag_id("FK7804")][0]["code"],
-                                                               "text": cert["content"][self._diag_id("FK7804")][0]["text"]}],
+                first = cert["content"][self._diag_id("FK7804")][0]
+                ctx = Context(signed=rsent.date(), diagnoses=[{"code": first["code"], "text": first["text"]}],
                               periods=cert["content"][self._periods_id("FK7804")])
                 new = self.certificate(pd, "FK7804", unit, rsent.date(), ctx, cert["staff"])
                 new["signed"] = rsent.replace(microsecond=0).isoformat()
                 pd.relations.append({"from": new["id"], "to": cert["id"], "kind": "COMPLEMENTS"})
                 question["handled_at"] = (rsent + timedelta(minutes=5)).isoformat()
             else:
-                pd.questions.append({"id": f"{self.id_prefix}-q-{self.qcounter:07d}", "certificate": cert["id"], "subject": subject,
-                                     "sender": "CARE", "heading": heading, "text": "Ring gärna på telefon 010-100 10 10 vardagar 8–10.",
+                pd.questions.append({"id": f"{self.id_prefix}-q-{self.qcounter:07d}", "certificate": cert["id"],
+                                     "subject": subject, "sender": "CARE", "heading": heading,
+                                     "text": "Ring gärna på telefon 010-100 10 10 vardagar 8–10.",
                                      "sent": rsent.isoformat(), "in_reply_to": qid})
                 question["handled_at"] = rsent.isoformat()
         elif roll < 0.45 and sent.date() + timedelta(days=8) <= self.today:
             self.qcounter += 1
             heading, text = QUESTION_TEXTS["PAMINN"]
-            pd.questions.append({"id": f"{self.id_prefix}-q-{self.qcounter:07d}", "certificate": cert["id"], "subject": "PAMINN",
-                                 "sender": "FK", "heading": heading, "text": text,
+            pd.questions.append({"id": f"{self.id_prefix}-q-{self.qcounter:07d}", "certificate": cert["id"],
+                                 "subject": "PAMINN", "sender": "FK", "heading": heading, "text": text,
                                  "sent": (sent + timedelta(days=7)).isoformat(), "reminder_of": qid})
 
     def _diag_id(self, code: str) -> str:
@@ -463,8 +507,9 @@ class Generator:
         if pd.certificates and rng.random() < 0.05:
             victim = rng.choice(pd.certificates)
             at = datetime.fromisoformat(victim["signed"]) + timedelta(days=1)
-            if at.date() <= self.today and not any(r["to"] == victim["id"] or r["from"] == victim["id"] for r in pd.relations):
-                pd.revocations.append({"certificate": victim["id"], "at": at.isoformat(), "reason": rng.choice(REVOKE_REASONS)})
+            if at.date() <= self.today and not any(victim["id"] in (r["to"], r["from"]) for r in pd.relations):
+                pd.revocations.append({"certificate": victim["id"], "at": at.isoformat(),
+                                       "reason": rng.choice(REVOKE_REASONS)})
         return pd
 
     def extra_certificates(self, pd: PatientData, unit: str, age: int, born: date) -> None:
@@ -477,8 +522,8 @@ class Generator:
                 if code in self.registry:
                     self.certificate(pd, code, unit, day)
             return
-        choices: list[tuple[str, float]] = [("TSTRK1007", 0.05), ("TSTRK1031", 0.03), ("FK7809", 0.02), ("FK3226", 0.03),
-                                            ("AG1-14", 0.12), ("FK7263", 0.05), ("FK7800", 0.04)]
+        choices: list[tuple[str, float]] = [("TSTRK1007", 0.05), ("TSTRK1031", 0.03), ("FK7809", 0.02),
+                                            ("FK3226", 0.03), ("AG1-14", 0.12), ("FK7263", 0.05), ("FK7800", 0.04)]
         if 19 <= age <= 29:
             choices += [("FK7801", 0.05), ("FK7802", 0.03)]
         if female and 20 <= age <= 45:
@@ -488,7 +533,8 @@ class Generator:
                 day = when() if code != "FK7263" else self.today - timedelta(days=rng.randint(900, 3 * 365))
                 ctx = Context(signed=day, diagnoses=[self.diagnosis()], share_diagnosis=rng.random() < 0.5)
                 if code == "FK7263":
-                    ctx.periods = [{"start": day.isoformat(), "end": (day + timedelta(days=29)).isoformat(), "degree": 100}]
+                    ctx.periods = [{"start": day.isoformat(), "end": (day + timedelta(days=29)).isoformat(),
+                                    "degree": 100}]
                 self.certificate(pd, code, unit, day, ctx)
         if age < 16 and "FK7472" in self.registry and rng.random() < 0.8:  # a sick child's certificate
             day = self.today - timedelta(days=rng.randint(1, 300))
@@ -522,7 +568,8 @@ def demo_citizens(today: date) -> list[DemoCitizen]:
                     N_("Vanlig invånare med många intyg av olika typer, några skickade och ett ersatt.")),
         DemoCitizen("protected", "Skyddad", "Identitetsson", date(1979, 9, 2), 987,
                     N_("Skyddade personuppgifter (sekretessmarkering)."), protected=True),
-        DemoCitizen("child", "Lilla", "Demosson", date(today.year - 12, 5, 20), 984, N_("Under 16 år: får inte logga in.")),
+        DemoCitizen("child", "Lilla", "Demosson", date(today.year - 12, 5, 20), 984,
+                    N_("Under 16 år: får inte logga in.")),
         DemoCitizen("validation", "Validera", "Produktionsson", date(1990, 1, 1), 998,
                     N_("Valideringsperson: används för att kontrollera produktionen."), validation_person=True),
         DemoCitizen("deceased", "Avliden", "Demosson", date(1941, 11, 30), 981, N_("Avliden."), deceased=True),
@@ -535,7 +582,7 @@ def small(*, today: date, seed: int, registry: ct.Registry, patients: int = 160)
     gen = Generator(registry, today, seed)
     doc: dict[str, list] = {
         "providers": [{"hsa_id": hsa(pid), "name": name} for pid, name in PROVIDERS],
-        "units": [],
+        "units": _units_doc(),
         "staff": [],
         "commissions": [],
         "persons": [],
@@ -545,54 +592,8 @@ def small(*, today: date, seed: int, registry: ct.Registry, patients: int = 160)
         "care_sends": [],
         "questions": [],
     }
-    for uid, name, pid, parent in UNITS:
-        addr, postal, city, phone = UNIT_ADDRESS[uid]
-        doc["units"].append({"hsa_id": hsa(uid), "name": name, "provider": hsa(pid),
-                             "parent": hsa(parent) if parent else None, "address": addr, "postal_code": postal,
-                             "city": city, "phone": phone})
-    global DOCTORS_BY_UNIT  # hsa ids by local unit id -> by full unit id
-    for s in STAFF:
-        doc["staff"].append({"hsa_id": s.hsa_id, "given_name": s.given, "family_name": s.family, "title": s.title,
-                             "professions": list(s.professions),
-                             "position_codes": [{"code": c, "group_prescription_code": g} for c, g in s.position_codes],
-                             "system_roles": [f"INTYG;Rehab-{hsa(u)}" for u in s.rehab_units]})
-        start = (today - timedelta(days=5 * 365)).isoformat()
-        for u in s.units:
-            doc["commissions"].append({"staff": s.hsa_id, "unit": hsa(u), "purpose": CARE, "valid_from": start,
-                                       "valid_to": (today + timedelta(days=2 * 365)).isoformat()})
-        for u in s.expired_units:
-            doc["commissions"].append({"staff": s.hsa_id, "unit": hsa(u), "purpose": CARE, "valid_from": start,
-                                       "valid_to": (today - timedelta(days=30)).isoformat()})
-        for u, purpose in s.other_commissions:
-            doc["commissions"].append({"staff": s.hsa_id, "unit": hsa(u), "purpose": purpose, "valid_from": start,
-                                       "valid_to": None})
-    all_patients: list[PatientData] = []
-    for c in demo_citizens(today):
-        person = {"personnummer": c.personnummer, "given_name": c.given, "family_name": c.family,
-                  "protected": c.protected, "deceased": c.deceased, "validation_person": c.validation_person}
-        gen.used_pnr.add(c.personnummer)
-        if c.key == "new":
-            all_patients.append(PatientData(person=person))
-            continue
-        if c.key == "ordinary":
-            pd = gen.patient(person=person, home_unit="VE10", ongoing=True)
-            for code in ("TSTRK1007", "TSTRK1031", "AG1-14", "FK7809", "FK3226", "FK7210", "FK7800", "FK7263"):
-                if code in registry:
-                    day = today - timedelta(days=gen.rng.randint(20, 700))
-                    ctx = Context(signed=day, diagnoses=[gen.diagnosis()])
-                    if code == "FK7263":
-                        day = today - timedelta(days=1000)
-                        ctx = Context(signed=day, diagnoses=[gen.diagnosis()], periods=[
-                            {"start": day.isoformat(), "end": (day + timedelta(days=20)).isoformat(), "degree": 100}])
-                    cert = gen.certificate(pd, code, "VE10", day, ctx)
-                    if code == "TSTRK1031":  # the doctor sent it to Transportstyrelsen: "sent by care"
-                        at = datetime.fromisoformat(cert["signed"]) + timedelta(minutes=20)
-                        doc["care_sends"].append({"certificate": cert["id"], "recipient": "TS",
-                                                  "at": at.isoformat()})
-            all_patients.append(pd)
-            continue
-        home = "VE30" if c.key == "protected" else "VE10"
-        all_patients.append(gen.patient(person=person, home_unit=home, ongoing=c.key in {"protected", "validation"}))
+    _staff_doc(doc, today)
+    all_patients = _demo_citizens_data(gen, doc, today)
     # ordinary patients, spread over the units, many with ongoing sick leave
     for i in range(patients):
         unit = UNITS[i % len(UNITS)][0]
@@ -619,6 +620,73 @@ def small(*, today: date, seed: int, registry: ct.Registry, patients: int = 160)
     return doc
 
 
+def _units_doc() -> list[dict]:
+    units = []
+    for uid, name, pid, parent in UNITS:
+        addr, postal, city, phone = UNIT_ADDRESS[uid]
+        units.append({"hsa_id": hsa(uid), "name": name, "provider": hsa(pid),
+                      "parent": hsa(parent) if parent else None, "address": addr, "postal_code": postal,
+                      "city": city, "phone": phone})
+    return units
+
+
+def _staff_doc(doc: dict[str, list], today: date) -> None:
+    """The demo staff and their commissions (valid, expired, and for another purpose than care)."""
+    for s in STAFF:
+        doc["staff"].append({"hsa_id": s.hsa_id, "given_name": s.given, "family_name": s.family, "title": s.title,
+                             "professions": list(s.professions),
+                             "position_codes": [{"code": c, "group_prescription_code": g} for c, g in s.position_codes],
+                             "system_roles": [f"INTYG;Rehab-{hsa(u)}" for u in s.rehab_units]})
+        start = (today - timedelta(days=5 * 365)).isoformat()
+        for u in s.units:
+            doc["commissions"].append({"staff": s.hsa_id, "unit": hsa(u), "purpose": CARE, "valid_from": start,
+                                       "valid_to": (today + timedelta(days=2 * 365)).isoformat()})
+        for u in s.expired_units:
+            doc["commissions"].append({"staff": s.hsa_id, "unit": hsa(u), "purpose": CARE, "valid_from": start,
+                                       "valid_to": (today - timedelta(days=30)).isoformat()})
+        for u, purpose in s.other_commissions:
+            doc["commissions"].append({"staff": s.hsa_id, "unit": hsa(u), "purpose": purpose, "valid_from": start,
+                                       "valid_to": None})
+
+
+def _demo_citizens_data(gen: Generator, doc: dict[str, list], today: date) -> list[PatientData]:
+    """The named demo citizens (the test broker lists them) with their certificates."""
+    all_patients: list[PatientData] = []
+    for c in demo_citizens(today):
+        person = {"personnummer": c.personnummer, "given_name": c.given, "family_name": c.family,
+                  "protected": c.protected, "deceased": c.deceased, "validation_person": c.validation_person}
+        gen.used_pnr.add(c.personnummer)
+        if c.key == "new":
+            all_patients.append(PatientData(person=person))
+        elif c.key == "ordinary":
+            all_patients.append(_ordinary_citizen(gen, doc, person))
+        else:
+            home = "VE30" if c.key == "protected" else "VE10"
+            all_patients.append(gen.patient(person=person, home_unit=home,
+                                            ongoing=c.key in {"protected", "validation"}))
+    return all_patients
+
+
+def _ordinary_citizen(gen: Generator, doc: dict[str, list], person: dict) -> PatientData:
+    """Tolva Demosson: an ongoing sick leave and one certificate of most other types."""
+    today = gen.today
+    pd = gen.patient(person=person, home_unit="VE10", ongoing=True)
+    for code in ("TSTRK1007", "TSTRK1031", "AG1-14", "FK7809", "FK3226", "FK7210", "FK7800", "FK7263"):
+        if code not in gen.registry:
+            continue
+        day = today - timedelta(days=gen.rng.randint(20, 700))
+        ctx = Context(signed=day, diagnoses=[gen.diagnosis()])
+        if code == "FK7263":
+            day = today - timedelta(days=1000)
+            ctx = Context(signed=day, diagnoses=[gen.diagnosis()], periods=[
+                {"start": day.isoformat(), "end": (day + timedelta(days=20)).isoformat(), "degree": 100}])
+        cert = gen.certificate(pd, code, "VE10", day, ctx)
+        if code == "TSTRK1031":  # the doctor sent it to Transportstyrelsen: "sent by care"
+            at = datetime.fromisoformat(cert["signed"]) + timedelta(minutes=20)
+            doc["care_sends"].append({"certificate": cert["id"], "recipient": "TS", "at": at.isoformat()})
+    return pd
+
+
 def _ensure_coverage(gen: Generator, all_patients: list[PatientData]) -> None:
     """Whatever the random draws gave, the small set has every type and a complemented certificate."""
     today = gen.today
@@ -634,8 +702,8 @@ def _ensure_coverage(gen: Generator, all_patients: list[PatientData]) -> None:
         gen.certificate(pd, code, "VE10", day, Context(signed=day, diagnoses=[gen.diagnosis()]))
     if not any(r["kind"] == "COMPLEMENTS" for pd in all_patients for r in pd.relations):
         for pd in all_patients:
-            recent = [c for c in pd.certificates if c["type"] == "FK7804"
-                      and today - timedelta(days=60) <= datetime.fromisoformat(c["signed"]).date() <= today - timedelta(days=10)]
+            recent = [c for c in pd.certificates if c["type"] == "FK7804" and today - timedelta(days=60)
+                      <= datetime.fromisoformat(c["signed"]).date() <= today - timedelta(days=10)]
             if recent and not pd.person["validation_person"]:
                 cert = recent[-1]
                 gen.qcounter += 1
@@ -687,7 +755,7 @@ def _lakarutlatanden_on_ve10(gen: Generator, all_patients: list[PatientData], se
         gen.rng = saved
 
 
-def patients(*, today: date, seed: int, registry: ct.Registry, used_pnr: set[str] = frozenset(),
+def patients(*, today: date, seed: int, registry: ct.Registry, used_pnr: Iterable[str] = frozenset(),
              id_prefix: str = "demoL") -> Iterator[PatientData]:
     """An endless stream of generated patients (for the large set); units are full HSA-ids."""
     gen = Generator(registry, today, seed, id_prefix=id_prefix)

@@ -19,9 +19,8 @@ pick the label of the user's language.
 
 from __future__ import annotations
 
-from functools import lru_cache
-
 import re
+from functools import lru_cache
 from typing import NamedTuple
 
 from .sick_leave import clean_diagnosis_code
@@ -182,9 +181,9 @@ def group_of(code: str | None) -> str:
     A code outside every chapter is ``UTAN`` here too, even where a group's wide range would
     cover it (D49 lies inside "A00-E90" but in no chapter).
     """
-    if chapter_of(code) == UTAN:
-        return UTAN
     key = _key(code)
+    if key is None or chapter_of(code) == UTAN:
+        return UTAN
     for group_id, bounds in _GROUP_BOUNDS:
         if any(low <= key <= high for low, high in bounds):
             return group_id

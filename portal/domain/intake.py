@@ -24,16 +24,18 @@ CARE_RECIPIENTS = {"FK", "TS"}
 PURPOSE_CARE = "Vård och behandling"
 DIRECTORY = ("providers", "units", "staff")  # what the HSA directory owns
 LOCAL_TIME = ZoneInfo("Europe/Stockholm")  # stored times are Swedish local time, without an offset
+INVALID_PNR = "is not a valid personnummer (12 digits, valid date and check digit)"
 
 
 class IntakeProblem(str):
     """One problem, as the line `portal load` prints ("certificates[0] (id): content.x: is required"), with
     its parts kept for other callers (the API turns them into JSON pointers): the section, the entry's
-    index, the field names (a content path such as "content.diagnoses[0].code" is one field), the message,
-    and whether it is a conflict with what is stored (the id exists with other data) rather than bad input."""
+    index (`entry_index`: `index` is a method of str), the field names (a content path such as
+    "content.diagnoses[0].code" is one field), the message, and whether it is a conflict with what is
+    stored (the id exists with other data) rather than bad input."""
 
     section: str | None
-    index: int | None
+    entry_index: int | None
     fields: tuple[str, ...]
     message: str
     conflict: bool
@@ -41,7 +43,8 @@ class IntakeProblem(str):
     def __new__(cls, line: str, *, section: str | None = None, index: int | None = None,
                 fields: tuple[str, ...] = (), message: str = "", conflict: bool = False) -> IntakeProblem:
         obj = super().__new__(cls, line)
-        obj.section, obj.index, obj.fields, obj.message, obj.conflict = section, index, fields, message or line, conflict
+        obj.section, obj.entry_index, obj.fields = section, index, fields
+        obj.message, obj.conflict = message or line, conflict
         return obj
 
 
@@ -100,11 +103,13 @@ class _Checker:
         self.questions: dict[str, dict] = {}
         # ids of every entry in the document (valid or not): a reference to an entry that was itself
         # refused is not reported again (its own problems are)
-        self.in_doc = {name: {e.get(k) for e in (doc.get(name) or []) if isinstance(e, dict) and isinstance(e.get(k), str)}
-                       for name, k in (("providers", "hsa_id"), ("units", "hsa_id"), ("staff", "hsa_id"),
-                                       ("certificates", "id"), ("questions", "id"))} if isinstance(doc, dict) else {}
+        self.in_doc = {
+            name: {e.get(k) for e in _items(doc, name) if isinstance(e, dict) and isinstance(e.get(k), str)}
+            for name, k in (("providers", "hsa_id"), ("units", "hsa_id"), ("staff", "hsa_id"),
+                            ("certificates", "id"), ("questions", "id"))} if isinstance(doc, dict) else {}
 
-    def unknown(self, section: str, index: int, key: Any, fieldname: str, what: str, ref_section: str, ref: Any) -> None:
+    def unknown(self, section: str, index: int, key: Any, fieldname: str, what: str, ref_section: str,
+                ref: Any) -> None:
         """Report a reference to something unknown, unless it is an entry of this document that was refused."""
         if not isinstance(ref, str):
             self.problem(section, index, key, fieldname, "must be text (an id)")
@@ -229,7 +234,7 @@ class _Checker:
 
     def check_units(self):
         raw = self.entries("units")
-        for i, e in raw:  # first pass: ids, so sub-units may come before their parent
+        for _, e in raw:  # first pass: ids, so sub-units may come before their parent
             if isinstance(e.get("hsa_id"), str) and e.get("provider") and e["hsa_id"] not in self.units:
                 self.units[e["hsa_id"]] = {"provider_id": e["provider"], "_pending": True}
         seen: dict = {}
@@ -245,20 +250,7 @@ class _Checker:
             if provider and provider not in self.providers and provider not in self.existing.providers:
                 self.unknown("units", i, key, "provider", "care provider", "providers", provider)
                 provider = None
-            parent = e.get("parent")
-            if parent is not None:
-                if not isinstance(parent, str):
-                    self.problem("units", i, key, "parent", "must be text (a unit's HSA-id)")
-                    parent = None
-                elif parent == hsa:
-                    self.problem("units", i, key, "parent", "a unit cannot be its own parent")
-                    parent = None
-                elif parent not in self.units and parent not in self.existing.units:
-                    self.unknown("units", i, key, "parent", "care unit", "units", parent)
-                    parent = None
-                elif provider and self.unit_provider(parent) != provider:
-                    self.problem("units", i, key, "parent", f"{parent!r} belongs to another care provider")
-                    parent = None
+            parent = self.unit_parent(i, key, e.get("parent"), hsa, provider)
             extra = {k: self.text("units", i, key, e, k, required=False, max_length=n)
                      for k, n in (("address", 200), ("postal_code", 10), ("city", 100), ("phone", 40))}
             stored = self.existing.units.get(hsa) if hsa else None
@@ -273,6 +265,22 @@ class _Checker:
                 self.record("units", hsa, rec, self.existing.units.get(hsa))
             elif hsa:
                 self.units.pop(hsa, None)
+
+    def unit_parent(self, i: int, key: Any, parent: Any, hsa: str | None, provider: str | None) -> str | None:
+        """A unit's parent: None when it has none, or when it is not one it can have (reported)."""
+        if parent is None:
+            return None
+        if not isinstance(parent, str):
+            self.problem("units", i, key, "parent", "must be text (a unit's HSA-id)")
+        elif parent == hsa:
+            self.problem("units", i, key, "parent", "a unit cannot be its own parent")
+        elif parent not in self.units and parent not in self.existing.units:
+            self.unknown("units", i, key, "parent", "care unit", "units", parent)
+        elif provider and self.unit_provider(parent) != provider:
+            self.problem("units", i, key, "parent", f"{parent!r} belongs to another care provider")
+        else:
+            return parent
+        return None
 
     def check_staff(self):
         for i, e in self.entries("staff"):
@@ -296,7 +304,8 @@ class _Checker:
                 self.problem("staff", i, key, "position_codes", "must be a list")
                 codes = []
             for j, c in enumerate(codes):
-                if not isinstance(c, dict) or not isinstance(c.get("code"), str) or set(c) - {"code", "group_prescription_code"}:
+                if (not isinstance(c, dict) or not isinstance(c.get("code"), str)
+                        or set(c) - {"code", "group_prescription_code"}):
                     self.problem("staff", i, key, f"position_codes[{j}]", "must be {code, group_prescription_code}")
                 else:
                     clean_codes.append({"code": c["code"], "group_prescription_code": c.get("group_prescription_code")})
@@ -342,7 +351,7 @@ class _Checker:
                                                     "deceased", "validation_person"})
             pnr = persons.normalize(e.get("personnummer"))
             if pnr is None:
-                self.problem("persons", i, key, "personnummer", "is not a valid personnummer (12 digits, valid date and check digit)")
+                self.problem("persons", i, key, "personnummer", INVALID_PNR)
             given = self.text("persons", i, key, e, "given_name", max_length=100)
             family = self.text("persons", i, key, e, "family_name", max_length=100)
             flags = {k: self.a_bool("persons", i, key, e, k) for k in ("protected", "deceased", "validation_person")}
@@ -363,16 +372,10 @@ class _Checker:
             cid = self.text("certificates", i, key, e, "id", max_length=64)
             if cid and self.duplicate("certificates", i, cid, self.certificates):
                 continue
-            code = self.text("certificates", i, key, e, "type", max_length=20)
-            ctype = self.registry.get(code) if code else None
-            if code and ctype is None:
-                self.problem("certificates", i, key, "type", f"unknown certificate type {code!r} (known: {', '.join(self.registry.codes())})")
-            version = e.get("version", ctype.version if ctype else None)
-            if ctype and str(version) != ctype.version:
-                self.problem("certificates", i, key, "version", f"{code} has version {ctype.version}, got {version!r}")
+            ctype = self.certificate_type(i, key, e)
             pnr = persons.normalize(e.get("patient"))
             if pnr is None:
-                self.problem("certificates", i, key, "patient", "is not a valid personnummer (12 digits, valid date and check digit)")
+                self.problem("certificates", i, key, "patient", INVALID_PNR)
             staff = self.text("certificates", i, key, e, "staff", max_length=64)
             if staff and staff not in self.staff and staff not in self.existing.staff:
                 self.unknown("certificates", i, key, "staff", "staff member", "staff", staff)
@@ -386,7 +389,8 @@ class _Checker:
             if ctype:
                 for p in ct.validate(ctype, content, signed.date() if signed else None):
                     self.problem("certificates", i, key, p.path, p.message)
-            if len(self.problems) > before or not (cid and ctype and pnr and staff and provider and signed):
+            if len(self.problems) > before or not (cid and ctype and pnr and staff and provider and signed
+                                                   and isinstance(content, dict)):
                 continue
             span = ct.sick_leave_span(ctype, content)
             rec = {"id": cid, "type_code": ctype.code, "type_version": ctype.version, "patient_pnr": pnr,
@@ -403,6 +407,18 @@ class _Checker:
                     continue
             self.certificates[cid] = rec
             self.record("certificates", cid, rec, self.existing.certificates.get(cid), immutable=True, i=i)
+
+    def certificate_type(self, i: int, key: Any, e: dict) -> ct.CertificateType | None:
+        """The certificate's type and version: None if unknown (reported)."""
+        code = self.text("certificates", i, key, e, "type", max_length=20)
+        ctype = self.registry.get(code) if code else None
+        if code and ctype is None:
+            self.problem("certificates", i, key, "type",
+                         f"unknown certificate type {code!r} (known: {', '.join(self.registry.codes())})")
+        version = e.get("version", ctype.version if ctype else None)
+        if ctype and str(version) != ctype.version:
+            self.problem("certificates", i, key, "version", f"{code} has version {ctype.version}, got {version!r}")
+        return ctype
 
     def cert(self, cid: Any) -> dict | None:
         return self.certificates.get(cid) or self.existing.certificates.get(cid) if isinstance(cid, str) else None
@@ -427,7 +443,8 @@ class _Checker:
             elif new["patient_pnr"] != old["patient_pnr"]:
                 self.problem("relations", i, key, "to", "the two certificates are for different patients")
             elif new["signed_at"] < old["signed_at"]:
-                self.problem("relations", i, key, "from", "the newer certificate must be signed after the one it replaces or complements")
+                self.problem("relations", i, key, "from",
+                             "the newer certificate must be signed after the one it replaces or complements")
             else:
                 k = (new["id"], old["id"], kind)
                 if k in seen:
@@ -473,7 +490,7 @@ class _Checker:
                 continue
             seen.add(key)
             rec = {"id": key, "revoked_at": at, "revoke_reason": reason}
-            stored = self.existing.certificates.get(key)
+            stored = self.existing.certificates.get(cert["id"])  # cert["id"] == key
             if stored and stored.get("revoked_at"):
                 if stored["revoked_at"] == at and stored["revoke_reason"] == reason:
                     self.plan.unchanged["revocations"] += 1
@@ -527,11 +544,12 @@ class _Checker:
 
     def check_questions(self):
         raw = self.entries("questions")
-        ids = {e.get("id") for _, e in raw if isinstance(e.get("id"), str)}
+        ids = {e["id"] for _, e in raw if isinstance(e.get("id"), str)}
         for i, e in raw:
             key = e.get("id")
-            self.unknown_keys("questions", i, key, e, {"id", "certificate", "subject", "sender", "heading", "text", "sent",
-                                                      "in_reply_to", "reminder_of", "last_answer_date", "handled_at"})
+            self.unknown_keys("questions", i, key, e, {"id", "certificate", "subject", "sender", "heading", "text",
+                                                      "sent", "in_reply_to", "reminder_of", "last_answer_date",
+                                                      "handled_at"})
             qid = self.text("questions", i, key, e, "id", max_length=64)
             if qid and self.duplicate("questions", i, qid, self.questions):
                 continue
@@ -540,7 +558,8 @@ class _Checker:
                 self.unknown("questions", i, key, "certificate", "certificate", "certificates", e.get("certificate"))
             subject = e.get("subject")
             if subject not in SUBJECTS:
-                self.problem("questions", i, key, "subject", f"must be one of {', '.join(sorted(SUBJECTS))}, got {subject!r}")
+                self.problem("questions", i, key, "subject",
+                             f"must be one of {', '.join(sorted(SUBJECTS))}, got {subject!r}")
             sender = e.get("sender")
             if sender not in SENDERS:
                 self.problem("questions", i, key, "sender", f"must be FK or CARE, got {sender!r}")
@@ -549,18 +568,10 @@ class _Checker:
             sent = self.a_datetime("questions", i, key, e, "sent")
             last = self.a_date("questions", i, key, e, "last_answer_date", required=False)
             handled = self.a_datetime("questions", i, key, e, "handled_at", required=False)
-            refs = {}
-            for name in ("in_reply_to", "reminder_of"):
-                ref = e.get(name)
-                if ref is not None and not isinstance(ref, str):
-                    self.problem("questions", i, key, name, "must be text (a question id)")
-                    ref = None
-                elif ref is not None and ref not in ids and ref not in self.existing.questions:
-                    self.problem("questions", i, key, name, f"unknown question {ref!r}")
-                    ref = None
-                refs[name] = ref
+            refs = {name: self.question_ref(i, key, e, name, ids) for name in ("in_reply_to", "reminder_of")}
             if subject == "PAMINN" and not refs["reminder_of"]:
-                self.problem("questions", i, key, "reminder_of", "a reminder (PAMINN) must name the question it reminds of")
+                self.problem("questions", i, key, "reminder_of",
+                             "a reminder (PAMINN) must name the question it reminds of")
             if subject != "PAMINN" and refs["reminder_of"]:
                 self.problem("questions", i, key, "subject", "only a reminder (PAMINN) can have reminder_of")
             if cert and sent and sent < cert["signed_at"]:
@@ -573,9 +584,10 @@ class _Checker:
                 continue
             if not (qid and cert and subject in SUBJECTS and sender in SENDERS and text and sent):
                 continue
-            rec = {"id": qid, "certificate_id": cert["id"], "unit_id": cert["unit_id"], "patient_pnr": cert["patient_pnr"],
-                   "subject": subject, "sender": sender, "heading": heading, "text": text, "sent_at": sent,
-                   "last_answer_date": last, "in_reply_to": refs["in_reply_to"], "reminder_of": refs["reminder_of"]}
+            rec = {"id": qid, "certificate_id": cert["id"], "unit_id": cert["unit_id"],
+                   "patient_pnr": cert["patient_pnr"], "subject": subject, "sender": sender, "heading": heading,
+                   "text": text, "sent_at": sent, "last_answer_date": last, "in_reply_to": refs["in_reply_to"],
+                   "reminder_of": refs["reminder_of"]}
             self.questions[qid] = rec
             stored = self.existing.questions.get(qid)
             # handled_at is set on first load only: later the portal owns it
@@ -583,7 +595,18 @@ class _Checker:
             if stored is None:
                 rec["handled_at"] = handled
 
-    def run(self) -> tuple[list[str], Plan]:
+    def question_ref(self, i: int, key: Any, e: dict, name: str, ids: set[str]) -> str | None:
+        """The question that in_reply_to or reminder_of names: None if none, or unknown (reported)."""
+        ref = e.get(name)
+        if ref is not None and not isinstance(ref, str):
+            self.problem("questions", i, key, name, "must be text (a question id)")
+            return None
+        if ref is not None and ref not in ids and ref not in self.existing.questions:
+            self.problem("questions", i, key, name, f"unknown question {ref!r}")
+            return None
+        return ref
+
+    def run(self) -> tuple[list[IntakeProblem], Plan]:
         if not isinstance(self.doc, dict):
             return [IntakeProblem("the document must be a JSON object")], self.plan
         for name in sorted(set(self.doc) - set(SECTIONS) - {"$schema", "about"}):
@@ -609,45 +632,34 @@ def _items(doc: dict, section: str) -> list:
     return value if isinstance(value, list) else []
 
 
+#: the ids each section's entries mention: (the section they are ids of, the field)
+_REFERENCES: dict[str, tuple[tuple[str, str], ...]] = {
+    "providers": (("providers", "hsa_id"),),
+    "units": (("units", "hsa_id"), ("units", "parent"), ("providers", "provider")),
+    "staff": (("staff", "hsa_id"),),
+    "commissions": (("staff", "staff"), ("units", "unit")),
+    "certificates": (("certificates", "id"), ("staff", "staff"), ("units", "unit")),
+    "relations": (("certificates", "from"), ("certificates", "to")),
+    "revocations": (("certificates", "certificate"),),
+    "care_sends": (("certificates", "certificate"),),
+    "questions": (("questions", "id"), ("certificates", "certificate"), ("questions", "in_reply_to"),
+                  ("questions", "reminder_of")),
+}
+
+
 def referenced_ids(doc: Any) -> dict[str, set]:
     """The ids a document mentions, so the store can fetch just those rows."""
     out: dict[str, set] = {s: set() for s in ("providers", "units", "staff", "persons", "certificates", "questions")}
     if not isinstance(doc, dict):
         return out
-
-    def add(section, value):
-        if isinstance(value, str):
-            out[section].add(value)
-
-    for e in _items(doc, "providers"):
-        if isinstance(e, dict):
-            add("providers", e.get("hsa_id"))
-    for e in _items(doc, "units"):
-        if isinstance(e, dict):
-            add("units", e.get("hsa_id")); add("units", e.get("parent")); add("providers", e.get("provider"))
-    for e in _items(doc, "staff"):
-        if isinstance(e, dict):
-            add("staff", e.get("hsa_id"))
-    for e in _items(doc, "commissions"):
-        if isinstance(e, dict):
-            add("staff", e.get("staff")); add("units", e.get("unit"))
+    for section, references in _REFERENCES.items():
+        for e in _items(doc, section):
+            if not isinstance(e, dict):
+                continue
+            for target, name in references:
+                if isinstance(e.get(name), str):
+                    out[target].add(e[name])
     for e in _items(doc, "persons"):
         if isinstance(e, dict) and (p := persons.normalize(e.get("personnummer"))):
             out["persons"].add(p)
-    for e in _items(doc, "certificates"):
-        if isinstance(e, dict):
-            add("certificates", e.get("id")); add("staff", e.get("staff")); add("units", e.get("unit"))
-    for e in _items(doc, "relations"):
-        if isinstance(e, dict):
-            add("certificates", e.get("from")); add("certificates", e.get("to"))
-    for e in _items(doc, "revocations"):
-        if isinstance(e, dict):
-            add("certificates", e.get("certificate"))
-    for e in _items(doc, "care_sends"):
-        if isinstance(e, dict):
-            add("certificates", e.get("certificate"))
-    for e in _items(doc, "questions"):
-        if isinstance(e, dict):
-            add("questions", e.get("id")); add("certificates", e.get("certificate"))
-            add("questions", e.get("in_reply_to")); add("questions", e.get("reminder_of"))
     return out

@@ -21,11 +21,20 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import date, datetime
 
-from . import diagnosis
+from . import diagnosis, rehab
 from . import persons as pnr_rules
-from . import rehab
-from .rehab import (FROM_AFTER_TO, ORDERS, PersonFacts, Viewer, _choices, _first, display_name,
-                    _parse_date, _values, swedish_key)
+from .rehab import (
+    FROM_AFTER_TO,
+    ORDERS,
+    PersonFacts,
+    Viewer,
+    _choices,
+    _first,
+    _parse_date,
+    _values,
+    display_name,
+    swedish_key,
+)
 
 __all__ = [
     "COLUMN_KEYS", "DEFAULT_ORDER", "DEFAULT_SORT", "PARAMS", "SORT_KEYS", "TYPES",

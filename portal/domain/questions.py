@@ -25,8 +25,15 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from .rehab import (ADMINISTRATIVE_SUBJECTS, KOMPLETTERING_SUBJECTS, QUESTION_WINDOW_DAYS, REMINDER,
-                    PersonFacts, Viewer, may_see_patient)
+from .rehab import (
+    ADMINISTRATIVE_SUBJECTS,
+    KOMPLETTERING_SUBJECTS,
+    QUESTION_WINDOW_DAYS,
+    REMINDER,
+    PersonFacts,
+    Viewer,
+    may_see_patient,
+)
 
 __all__ = [
     "ANSWER_MAX", "COMPLEMENTED", "SUBJECTS", "Question", "Thread", "answer_payload", "answer_refusal", "case_counts",
@@ -103,6 +110,13 @@ def is_open(q: Question, today: date, answered: bool) -> bool:
     if not q.is_question or answered or q.handled_at is not None:
         return False
     return q.sent_at.date() >= today - timedelta(days=QUESTION_WINDOW_DAYS)
+
+
+def reachable(q: Question, today: date) -> bool:
+    """Whether a question has a page of its own: FK's question (not a reminder) of the last 90 days, open,
+    answered or handled (the page then says so). Older questions are the certificate's history, shown on
+    a newer question's page, not a way into the unit's every question ever asked."""
+    return q.is_question and q.sent_at.date() >= today - timedelta(days=QUESTION_WINDOW_DAYS)
 
 
 def open_questions(questions: Iterable[Question], answered_ids: Iterable[str], today: date) -> list[Question]:

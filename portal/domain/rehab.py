@@ -35,8 +35,7 @@ from typing import Any, NamedTuple
 from . import diagnosis
 from . import persons as pnr_rules
 from .access import LAKARE, REHABKOORDINATOR
-from .sick_leave import (DAYS_AFTER_END_RANGE, DEGREES, GAP_RANGE, SickLeaveCase,
-                         clean_diagnosis_code)
+from .sick_leave import DAYS_AFTER_END_RANGE, DEGREES, GAP_RANGE, SickLeaveCase, clean_diagnosis_code
 
 __all__ = [
     "ADMINISTRATIVE_SUBJECTS",
@@ -211,7 +210,7 @@ def display_name(person: PersonFacts | None) -> tuple[str, bool]:
         return MASKED, True
     if person is None or not (person.name or "").strip():
         return UNKNOWN_NAME, False
-    return person.name.strip(), False
+    return (person.name or "").strip(), False
 
 
 def _active_step(case: SickLeaveCase, today: date) -> int | None:

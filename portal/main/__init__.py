@@ -66,8 +66,10 @@ def certificate_type(code: str):
         abort(404)
     today = current_app.extensions["clock"].today()
     start = today - timedelta(days=10)
-    ctx = demo.Context(signed=start, diagnoses=[{"code": "F43.8", "text": "Andra specificerade reaktioner på svår stress"}],
-                       periods=[{"start": start.isoformat(), "end": (start + timedelta(days=13)).isoformat(), "degree": 100},
+    ctx = demo.Context(signed=start,
+                       diagnoses=[{"code": "F43.8", "text": "Andra specificerade reaktioner på svår stress"}],
+                       periods=[{"start": start.isoformat(), "end": (start + timedelta(days=13)).isoformat(),
+                                 "degree": 100},
                                 {"start": (start + timedelta(days=14)).isoformat(),
                                  "end": (start + timedelta(days=27)).isoformat(), "degree": 50}])
     example = demo.content_for(ctype, random.Random(code), ctx)

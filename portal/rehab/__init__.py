@@ -14,10 +14,10 @@ from dataclasses import dataclass, replace
 from datetime import timedelta
 
 from cryptography.fernet import Fernet, InvalidToken
-from sqlalchemy import select
 from flask import Blueprint, abort, current_app, g, render_template, request
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
+from sqlalchemy import select
 
 from .. import db
 from ..adapters.hsa import lookup as hsa_lookup

@@ -155,7 +155,7 @@ def _ongoing_export(fmt: str):
         return _invalid(errors, _ongoing_messages(errors), "rehab.ongoing")
     result = ongoing_list(filters)
     return _send(ongoing_table(result), fmt, "sjukfall",
-                 [(r.patient_pnr, r.case.unit_id) for r in result.rows], pdl_rules.SJUKFALL)
+                 [(r.patient_pnr, r.case.unit_id or current_user.unit_id) for r in result.rows], pdl_rules.SJUKFALL)
 
 
 def _lakarutlatanden_export(fmt: str):

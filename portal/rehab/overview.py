@@ -11,8 +11,11 @@ list has one (gender, diagnosis chapters of the group, today's degree, length).
 """
 from __future__ import annotations
 
+from typing import Any
+
 from flask import render_template, url_for
-from flask_babel import format_percent, gettext as _
+from flask_babel import format_percent
+from flask_babel import gettext as _
 
 from ..auth.guards import staff_required
 from ..domain import charts, diagnosis, rehab
@@ -38,7 +41,8 @@ def _group_chapters(group_id: str) -> list[str]:
 
 def _charts(counts: dict) -> list[dict]:
     language = current_language()
-    degrees = [(str(d), format_percent(d / 100), counts["degrees"][d], _list_link(grad=d)) for d in DEGREES]
+    degrees: list[tuple[str, Any, Any, str | None]] = [
+        (str(d), format_percent(d / 100), counts["degrees"][d], _list_link(grad=d)) for d in DEGREES]
     if counts["degrees"][None]:
         # only with "Visa nyligen avslutade sjukfall": these cases have no degree today
         degrees.append(("none", _("Ingen grad idag (nyligen avslutade)"), counts["degrees"][None], None))

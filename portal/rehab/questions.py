@@ -18,20 +18,33 @@ import re
 import uuid
 from dataclasses import dataclass
 
-from flask import abort, flash, redirect, render_template, request, url_for
+from flask import abort, redirect, render_template, request, url_for
 from flask_login import current_user
 
 from .. import db
 from ..auth.guards import staff_required
+from ..domain import pdl as pdl_rules
 from ..domain import questions as rules
 from ..domain import rehab
-from ..domain import pdl as pdl_rules
 from ..models import CareUnit
-from ..render import page_or_fragment
+from ..render import flash_notice, page_or_fragment
 from ..repository import questions as qstore
 from ..repository import rehab as store
-from . import (_clock, _pdl, _person_facts, _registry, _settings, _viewer, bp,
-               may_open_patient, own_case_certificates, patient_token, pdl_audit, readable_certificates, unit_rows)
+from . import (
+    _clock,
+    _pdl,
+    _person_facts,
+    _registry,
+    _settings,
+    _viewer,
+    bp,
+    may_open_patient,
+    own_case_certificates,
+    patient_token,
+    pdl_audit,
+    readable_certificates,
+    unit_rows,
+)
 
 ANSWER_ID = re.compile(r"^[0-9a-f]{32}$")
 
@@ -133,7 +146,7 @@ def _load(question_id: str) -> dict:
         abort(404)
     q, cert = found
     scope = set(store.unit_scope(session, current_user.unit_id))
-    if (not q.is_question or cert.unit_id not in scope or q.unit_id not in scope
+    if (not rules.reachable(q, _clock().today()) or cert.unit_id not in scope or q.unit_id not in scope
             or cert.provider_id != current_user.provider_id or cert.revoked_at is not None
             or not _shown_type(cert.type_code)):
         abort(404)
@@ -151,7 +164,8 @@ def _load(question_id: str) -> dict:
                      if c.revoked_at is None and c.provider_id == current_user.provider_id]
     staff_ids = {cert.staff_id} | {t.question.handled_by for t in (thread, *thread.earlier) if t.question.handled_by}
     names = store.staff_names(session, staff_ids)
-    unit_name = session.get(CareUnit, cert.unit_id).name
+    unit = session.get(CareUnit, cert.unit_id)
+    unit_name = unit.name if unit is not None else cert.unit_id
     sends = qstore.sends_of_answers(session, [a.id for a in thread.answers])
     readable = readable_certificates(cert.patient_pnr, [cert, *complementing])
     return {"q": q, "cert": cert, "ctype": _registry()[cert.type_code], "thread": thread, "name": name,
@@ -167,7 +181,7 @@ def _page(ctx: dict, status: int = 200, **extra):
     """The question page, in any state (errors and refusals included): it shows the patient, so it is
     PDL-logged ("Läsa") before it is rendered."""
     _pdl([(ctx["pnr"], ctx["cert"].unit_id)], _resource(ctx["cert"].type_code))
-    values = {"errors": [], "answer_text": "", "answer_id": uuid.uuid4().hex, "refused": None}
+    values: dict[str, object] = {"errors": [], "answer_text": "", "answer_id": uuid.uuid4().hex, "refused": None}
     values.update(extra)
     return render_template("rehab/question.html", **ctx, **values), status
 
@@ -196,7 +210,7 @@ def _audit(ctx: dict):
 
 
 def _done(ctx: dict, message: str):
-    flash(("question", message))
+    flash_notice("question", message)
     return redirect(url_for("rehab.question", question_id=ctx["q"].id), code=303)
 
 

@@ -12,9 +12,19 @@ from typing import Iterable
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
+from .. import db
 from ..domain.certificates import CertificateView, EventView, SendView
-from ..models import (ArchiveMark, CareProvider, CareSend, CareUnit, Certificate, CertificateEvent, CertificateRelation,
-                      Send, Staff)
+from ..models import (
+    ArchiveMark,
+    CareProvider,
+    CareSend,
+    CareUnit,
+    Certificate,
+    CertificateEvent,
+    CertificateRelation,
+    Send,
+    Staff,
+)
 
 _COLUMNS = (Certificate.id, Certificate.type_code, Certificate.type_version, Certificate.patient_pnr,
             Certificate.signed_at, Certificate.unit_id, Certificate.revoked_at, Certificate.sick_leave_start,
@@ -42,7 +52,7 @@ def _views(session: Session, rows, *, id_query, with_events: bool) -> list[Certi
     base = (select(CertificateRelation.from_id, CertificateRelation.to_id, newer.c.revoked_at, newer.c.signed_at)
             .join(newer, newer.c.id == CertificateRelation.from_id).where(CertificateRelation.kind == "REPLACES"))
     # two indexed lookups (an OR of the two would scan the whole relations table)
-    rels = session.execute(base.where(CertificateRelation.to_id.in_(id_query))).all()
+    rels = list(session.execute(base.where(CertificateRelation.to_id.in_(id_query))).all())
     rels += session.execute(base.where(CertificateRelation.from_id.in_(id_query))).all()
     for from_id, to_id, new_revoked, new_signed in rels:
         if new_revoked is None and to_id in id_set:
@@ -125,7 +135,7 @@ def archive(session: Session, certificate_id: str, actor: str, now: datetime) ->
 def restore(session: Session, certificate_id: str, actor: str, now: datetime) -> bool:
     """Remove the archive mark (and record the event). False if it was not archived."""
     result = session.execute(delete(ArchiveMark).where(ArchiveMark.certificate_id == certificate_id))
-    if result.rowcount == 0:
+    if db.rowcount(result) == 0:
         session.rollback()
         return False
     session.add(CertificateEvent(certificate_id=certificate_id, kind="RESTORED", at=now, actor=actor))

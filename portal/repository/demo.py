@@ -6,8 +6,9 @@ certificates), in batches that each commit.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import Callable
+from typing import Any, Callable
 
 from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session
@@ -32,67 +33,83 @@ def load_large(session: Session, registry: ct.Registry, *, today: date, seed: in
     provider_of = {demo.hsa(u): demo.hsa(p) for u, _, p, _ in demo.UNITS}
     stream = demo.patients(today=today, seed=seed + have, registry=registry, used_pnr=used,
                            id_prefix=f"demoL{have:x}")
-    persons, certs, relations, messages = [], [], [], []
+    batch = _Batch()
     reported = have
+    while have < target:
+        pd = next(stream)
+        batch.add(pd, registry, provider_of)
+        have += len(pd.certificates)
+        if len(batch.certs) >= BATCH_CERTIFICATES:
+            batch.flush(session)
+            if have - reported >= 100_000:
+                progress(have)
+                reported = have
+    batch.flush(session)
+    return have
 
-    def flush() -> None:
-        nonlocal persons, certs, relations, messages
-        if persons:
-            session.execute(insert(Person), persons)
-        if certs:
-            session.execute(insert(Certificate), certs)
-        if relations:
-            session.execute(insert(CertificateRelation), relations)
-        if certs:
-            from .intake import bump_units
 
-            bump_units(session, {c["unit_id"] for c in certs})
-        if messages:
-            firsts = [m for m in messages if not (m["in_reply_to"] or m["reminder_of"])]
-            rest = [m for m in messages if m["in_reply_to"] or m["reminder_of"]]
+@dataclass
+class _Batch:
+    """Rows of generated patients waiting to be inserted."""
+
+    persons: list[dict[str, Any]] = field(default_factory=list)
+    certs: list[dict[str, Any]] = field(default_factory=list)
+    relations: list[dict[str, Any]] = field(default_factory=list)
+    messages: list[dict[str, Any]] = field(default_factory=list)
+
+    def add(self, pd: demo.PatientData, registry: ct.Registry, provider_of: dict[str, str]) -> None:
+        self.persons.append(pd.person)
+        revoked = {r["certificate"]: r for r in pd.revocations}
+        by_id = {}
+        for c in pd.certificates:
+            row = _certificate_row(c, registry[c["type"]], revoked.get(c["id"]), provider_of)
+            self.certs.append(row)
+            by_id[c["id"]] = row
+        for r in pd.relations:
+            self.relations.append({"from_id": r["from"], "to_id": r["to"], "kind": r["kind"],
+                                   "created_at": by_id[r["from"]]["signed_at"]})
+        for q in pd.questions:
+            self.messages.append(_message_row(q, by_id[q["certificate"]]))
+
+    def flush(self, session: Session) -> None:
+        """Insert the waiting rows and commit (one batch)."""
+        if self.persons:
+            session.execute(insert(Person), self.persons)
+        if self.certs:
+            session.execute(insert(Certificate), self.certs)
+        if self.relations:
+            session.execute(insert(CertificateRelation), self.relations)
+        if self.certs:
+            intake_store.bump_units(session, {c["unit_id"] for c in self.certs})
+        if self.messages:
+            firsts = [m for m in self.messages if not (m["in_reply_to"] or m["reminder_of"])]
+            rest = [m for m in self.messages if m["in_reply_to"] or m["reminder_of"]]
             if firsts:
                 session.execute(insert(Message), firsts)
             if rest:
                 session.execute(insert(Message), rest)
         session.commit()
-        persons, certs, relations, messages = [], [], [], []
+        self.persons, self.certs, self.relations, self.messages = [], [], [], []
 
-    while have < target:
-        pd = next(stream)
-        persons.append(pd.person)
-        revoked = {r["certificate"]: r for r in pd.revocations}
-        by_id = {}
-        for c in pd.certificates:
-            ctype = registry[c["type"]]
-            span = ct.sick_leave_span(ctype, c["content"])
-            rev = revoked.get(c["id"])
-            row = {"id": c["id"], "type_code": c["type"], "type_version": ctype.version,
-                   "patient_pnr": c["patient"], "staff_id": c["staff"], "unit_id": c["unit"],
-                   "provider_id": provider_of[c["unit"]], "signed_at": datetime.fromisoformat(c["signed"]),
-                   "content": c["content"], "sick_leave_start": span[0] if span else None,
-                   "sick_leave_end": span[1] if span else None, "main_diagnosis": ct.main_diagnosis(ctype, c["content"]),
-                   "engine_data": ct.engine_data(ctype, c["content"]),
-                   "revoked_at": datetime.fromisoformat(rev["at"]) if rev else None,
-                   "revoke_reason": rev["reason"] if rev else None}
-            certs.append(row)
-            by_id[c["id"]] = row
-        for r in pd.relations:
-            relations.append({"from_id": r["from"], "to_id": r["to"], "kind": r["kind"],
-                              "created_at": by_id[r["from"]]["signed_at"]})
-        for q in pd.questions:
-            cert = by_id[q["certificate"]]
-            messages.append({"id": q["id"], "certificate_id": q["certificate"], "unit_id": cert["unit_id"],
-                             "patient_pnr": cert["patient_pnr"], "subject": q["subject"], "sender": q["sender"],
-                             "heading": q.get("heading"), "text": q["text"],
-                             "sent_at": datetime.fromisoformat(q["sent"]),
-                             "last_answer_date": date.fromisoformat(q["last_answer_date"]) if q.get("last_answer_date") else None,
-                             "in_reply_to": q.get("in_reply_to"), "reminder_of": q.get("reminder_of"),
-                             "handled_at": datetime.fromisoformat(q["handled_at"]) if q.get("handled_at") else None})
-        have += len(pd.certificates)
-        if len(certs) >= BATCH_CERTIFICATES:
-            flush()
-            if have - reported >= 100_000:
-                progress(have)
-                reported = have
-    flush()
-    return have
+
+def _certificate_row(c: dict, ctype: ct.CertificateType, revocation: dict | None,
+                     provider_of: dict[str, str]) -> dict[str, Any]:
+    span = ct.sick_leave_span(ctype, c["content"])
+    return {"id": c["id"], "type_code": c["type"], "type_version": ctype.version,
+            "patient_pnr": c["patient"], "staff_id": c["staff"], "unit_id": c["unit"],
+            "provider_id": provider_of[c["unit"]], "signed_at": datetime.fromisoformat(c["signed"]),
+            "content": c["content"], "sick_leave_start": span[0] if span else None,
+            "sick_leave_end": span[1] if span else None, "main_diagnosis": ct.main_diagnosis(ctype, c["content"]),
+            "engine_data": ct.engine_data(ctype, c["content"]),
+            "revoked_at": datetime.fromisoformat(revocation["at"]) if revocation else None,
+            "revoke_reason": revocation["reason"] if revocation else None}
+
+
+def _message_row(q: dict, cert: dict[str, Any]) -> dict[str, Any]:
+    last, handled = q.get("last_answer_date"), q.get("handled_at")
+    return {"id": q["id"], "certificate_id": q["certificate"], "unit_id": cert["unit_id"],
+            "patient_pnr": cert["patient_pnr"], "subject": q["subject"], "sender": q["sender"],
+            "heading": q.get("heading"), "text": q["text"], "sent_at": datetime.fromisoformat(q["sent"]),
+            "last_answer_date": date.fromisoformat(last) if last else None,
+            "in_reply_to": q.get("in_reply_to"), "reminder_of": q.get("reminder_of"),
+            "handled_at": datetime.fromisoformat(handled) if handled else None}

@@ -55,18 +55,7 @@ def existing_for(session: Session, doc: Any) -> intake.Existing:
     ids = intake.referenced_ids(doc)
     has = (lambda section: bool(doc.get(section))) if isinstance(doc, dict) else (lambda section: False)
     ex = intake.Existing()
-    for r in _fetch(session, CareProvider, "hsa_id", ("hsa_id", "name"), ids["providers"]):
-        ex.providers[r["hsa_id"]] = r
-    for r in _fetch(session, CareUnit, "hsa_id", ("hsa_id", "name", "provider_id", "parent_id", "address",
-                                                  "postal_code", "city", "phone"), ids["units"]):
-        ex.units[r["hsa_id"]] = r
-    for r in _fetch(session, Staff, "hsa_id", ("hsa_id", "given_name", "family_name", "title", "professions",
-                                               "position_codes", "system_roles"), ids["staff"]):
-        ex.staff[r["hsa_id"]] = r
-    if has("commissions"):
-        for r in _fetch(session, Commission, "staff_id", ("staff_id", "unit_id", "purpose", "valid_from", "valid_to"),
-                        ids["staff"]):
-            ex.commissions[(r["staff_id"], r["unit_id"], r["purpose"])] = r
+    _existing_directory(session, ids, ex, with_commissions=has("commissions"))
     for r in _fetch(session, Person, "personnummer", ("personnummer", "given_name", "family_name", "protected",
                                                       "deceased", "validation_person"), ids["persons"]):
         ex.persons[r["personnummer"]] = r
@@ -84,6 +73,23 @@ def existing_for(session: Session, doc: Any) -> intake.Existing:
                                              "reminder_of"), ids["questions"]):
         ex.questions[r["id"]] = r
     return ex
+
+
+def _existing_directory(session: Session, ids: dict[str, set], ex: intake.Existing, *,
+                        with_commissions: bool) -> None:
+    """The providers, units and staff the document mentions (and the staff's commissions)."""
+    for r in _fetch(session, CareProvider, "hsa_id", ("hsa_id", "name"), ids["providers"]):
+        ex.providers[r["hsa_id"]] = r
+    for r in _fetch(session, CareUnit, "hsa_id", ("hsa_id", "name", "provider_id", "parent_id", "address",
+                                                  "postal_code", "city", "phone"), ids["units"]):
+        ex.units[r["hsa_id"]] = r
+    for r in _fetch(session, Staff, "hsa_id", ("hsa_id", "given_name", "family_name", "title", "professions",
+                                               "position_codes", "system_roles"), ids["staff"]):
+        ex.staff[r["hsa_id"]] = r
+    if with_commissions:
+        for r in _fetch(session, Commission, "staff_id", ("staff_id", "unit_id", "purpose", "valid_from", "valid_to"),
+                        ids["staff"]):
+            ex.commissions[(r["staff_id"], r["unit_id"], r["purpose"])] = r
 
 
 def _units_in_order(rows: list[dict]) -> list[dict]:
@@ -107,17 +113,7 @@ def _units_in_order(rows: list[dict]) -> list[dict]:
 
 def apply(session: Session, plan: intake.Plan) -> None:
     """Write a checked plan. The caller owns the transaction."""
-    simple = [("providers", CareProvider, "hsa_id"), ("units", CareUnit, "hsa_id"), ("staff", Staff, "hsa_id"),
-              ("persons", Person, "personnummer")]
-    for section, model, key in simple:
-        new = plan.new[section]
-        if section == "units":
-            new = _units_in_order(new)
-        for chunk in _chunks(new):
-            session.execute(insert(model.__table__), chunk)
-        for rec in plan.changed[section]:
-            session.execute(update(model).where(getattr(model, key) == rec[key]).values(**rec))
-        session.flush()
+    _apply_simple_sections(session, plan)
     for chunk in _chunks(plan.new["commissions"]):
         session.execute(insert(Commission.__table__), chunk)
     for rec in plan.changed["commissions"]:
@@ -136,14 +132,34 @@ def apply(session: Session, plan: intake.Plan) -> None:
     for chunk in _chunks(plan.new["care_sends"]):
         session.execute(insert(CareSend.__table__), chunk)
     # questions before the ones that refer to them
-    questions = sorted(plan.new["questions"], key=lambda q: (q["in_reply_to"] is not None or q["reminder_of"] is not None,
-                                                             q["sent_at"]))
+    questions = sorted(plan.new["questions"],
+                       key=lambda q: (q["in_reply_to"] is not None or q["reminder_of"] is not None, q["sent_at"]))
     for rec in questions:
         session.execute(insert(Message), [rec])
     session.flush()
     complements = [r for r in plan.new["relations"] if r["kind"] == "COMPLEMENTS"]
     if complements:
         handle_complemented(session, complements, [r for r in plan.new["certificates"]])
+    _bump_touched_units(session, plan)
+
+
+def _apply_simple_sections(session: Session, plan: intake.Plan) -> None:
+    """Providers, units (parents first), staff and persons: new rows inserted, changed ones updated."""
+    simple = [("providers", CareProvider, "hsa_id"), ("units", CareUnit, "hsa_id"), ("staff", Staff, "hsa_id"),
+              ("persons", Person, "personnummer")]
+    for section, model, key in simple:
+        new = plan.new[section]
+        if section == "units":
+            new = _units_in_order(new)
+        for chunk in _chunks(new):
+            session.execute(insert(model.__table__), chunk)
+        for rec in plan.changed[section]:
+            session.execute(update(model).where(getattr(model, key) == rec[key]).values(**rec))
+        session.flush()
+
+
+def _bump_touched_units(session: Session, plan: intake.Plan) -> None:
+    """The units whose certificate data the plan changed: new certificates', and revoked or related ones'."""
     touched = {c["unit_id"] for c in plan.new["certificates"]}
     related = [r["id"] for r in plan.new["revocations"]] + [r["to_id"] for r in plan.new["relations"]]
     for chunk in _chunks(set(related) - {c["id"] for c in plan.new["certificates"]}):

@@ -23,6 +23,7 @@ from sqlalchemy import and_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from .. import db
 from ..domain import sending
 from ..domain.certificates import CertificateView, SendView
 from ..models import CareProvider, CareUnit, Certificate, Person, Send, Staff
@@ -101,7 +102,7 @@ def record_delivered(session: Session, send_id: int, now: datetime) -> bool:
         .values(state=DELIVERED, delivered_at=now, next_attempt_at=None, last_error=None)
         .execution_options(synchronize_session=False))
     session.commit()
-    return result.rowcount == 1
+    return db.rowcount(result) == 1
 
 
 def record_failure(session: Session, send_id: int, now: datetime, error: str, give_up_after: timedelta) -> str | None:
@@ -120,7 +121,7 @@ def record_failure(session: Session, send_id: int, now: datetime, error: str, gi
         update(Send).where(Send.id == send_id, Send.state == PENDING, Send.attempts == row.attempts)
         .values(**values).execution_options(synchronize_session=False))
     session.commit()
-    if result.rowcount != 1:
+    if db.rowcount(result) != 1:
         return None  # claimed again meanwhile (an expired lease): the newer attempt records its own outcome
     return values.get("state", PENDING)
 
@@ -132,7 +133,7 @@ def record_refused(session: Session, send_id: int, now: datetime, reason: str) -
         .values(state=FAILED, failed_at=now, next_attempt_at=None, last_error=short_error(reason))
         .execution_options(synchronize_session=False))
     session.commit()
-    return result.rowcount == 1
+    return db.rowcount(result) == 1
 
 
 def short_error(error: str) -> str:

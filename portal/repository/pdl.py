@@ -21,8 +21,8 @@ from typing import Iterator
 from sqlalchemy import func, insert, select, text
 from sqlalchemy.orm import Session
 
-from ..domain import pdl
 from ..db import one_of
+from ..domain import pdl
 from ..models import PdlRecord
 
 LOCK_KEY = 0x50444C  # "PDL": the advisory lock id every append to the chain takes on PostgreSQL
@@ -50,7 +50,8 @@ def _already_logged(session: Session, session_key: str, pnrs: list[str]) -> set[
         rows = session.execute(
             select(_COLUMNS.user_hsa_id, _COLUMNS.user_unit_id, _COLUMNS.patient_pnr, _COLUMNS.activity,
                    _COLUMNS.resource_type, _COLUMNS.data_unit_id)
-            .where(_COLUMNS.session_key == session_key, one_of(session, _COLUMNS.patient_pnr, pnrs[start:start + CHUNK])))
+            .where(_COLUMNS.session_key == session_key,
+                   one_of(session, _COLUMNS.patient_pnr, pnrs[start:start + CHUNK])))
         found.update(tuple(row) for row in rows)
     return found
 

@@ -15,6 +15,7 @@ from typing import Callable, Iterable, Optional
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
+from ..db import rowcount
 from ..domain import questions as rules
 from ..models import CareUnit, Certificate, CertificateRelation, Message, Person, Send
 
@@ -78,7 +79,7 @@ def open_unit_questions(session: Session, unit_ids: list[str], provider_id: str,
     rows = session.execute(query).all()
     ids = [r.id for r in rows]
     answered: set[str] = set()
-    reminders: dict[str, tuple[int, datetime]] = {}
+    reminders: dict[str, tuple[int, datetime | None]] = {}
     for i in range(0, len(ids), CHUNK):
         chunk = ids[i:i + CHUNK]
         answered |= set(session.scalars(select(Message.in_reply_to).where(
@@ -86,13 +87,14 @@ def open_unit_questions(session: Session, unit_ids: list[str], provider_id: str,
         for of, n, last in session.execute(
                 select(Message.reminder_of, func.count(), func.max(Message.sent_at))
                 .where(Message.reminder_of.in_(chunk)).group_by(Message.reminder_of)):
-            reminders[of] = (n, last)
+            if of is not None:
+                reminders[of] = (n, last)
     out = []
     for r in rows:
         q = _question(r)
         if rules.is_open(q, today, q.id in answered):
-            n, last = reminders.get(q.id, (0, None))
-            out.append(ListedQuestion(q, _facts(r), n, last))
+            count, latest = reminders.get(q.id, (0, None))
+            out.append(ListedQuestion(q, _facts(r), count, latest))
     return sorted(out, key=lambda lq: (lq.question.sent_at, lq.question.id))
 
 
@@ -130,14 +132,15 @@ def sends_of_answers(session: Session, answer_ids: Iterable[str]) -> dict[str, S
     if not ids:
         return {}
     return {s.payload_ref: s for s in session.scalars(select(Send).where(Send.kind == "ANSWER",
-                                                                      Send.payload_ref.in_(ids)))}
+                                                                      Send.payload_ref.in_(ids)))
+            if s.payload_ref is not None}
 
 
 def _handle(session: Session, question_id: str, by: str, now: datetime) -> bool:
     """Handle the question if still open, and its reminders; False (nothing changed) if it was not."""
     result = session.execute(update(Message).where(Message.id == question_id, Message.handled_at.is_(None))
                              .values(handled_at=now, handled_by=by).execution_options(synchronize_session=False))
-    if result.rowcount != 1:
+    if rowcount(result) != 1:
         return False
     session.execute(update(Message).where(Message.reminder_of == question_id, Message.handled_at.is_(None))
                     .values(handled_at=now, handled_by=by).execution_options(synchronize_session=False))
@@ -197,13 +200,14 @@ def undo_handled(session: Session, question_id: str, audit: Audit = None) -> boo
     session.commit()
     try:
         row = session.execute(select(Message.handled_at, Message.handled_by).where(Message.id == question_id)).first()
-        if row is None or row.handled_at is None or row.handled_by == rules.COMPLEMENTED or is_answered(session, question_id):
+        if (row is None or row.handled_at is None or row.handled_by == rules.COMPLEMENTED
+                or is_answered(session, question_id)):
             session.rollback()
             return False
         result = session.execute(update(Message).where(
             Message.id == question_id, Message.handled_at == row.handled_at, Message.handled_by == row.handled_by)
             .values(handled_at=None, handled_by=None).execution_options(synchronize_session=False))
-        if result.rowcount != 1:
+        if rowcount(result) != 1:
             session.rollback()
             return False
         session.execute(update(Message).where(
@@ -238,7 +242,8 @@ def answer_sources(session: Session, answer_ids: Iterable[str]) -> dict[str, Ans
                                .outerjoin(Person, Person.personnummer == Message.patient_pnr)
                                .where(Message.id.in_(ids[i:i + CHUNK]))).all()
         asked = {r.in_reply_to for r in rows if r.in_reply_to}
-        questions = {q.id: q for q in (_question(r) for r in session.execute(select(*COLS).where(Message.id.in_(asked))))}
+        asked_rows = session.execute(select(*COLS).where(Message.id.in_(asked)))
+        questions = {q.id: q for q in (_question(r) for r in asked_rows)}
         for r in rows:
             a = _question(r)
             out[a.id] = AnswerSource(a, questions.get(a.in_reply_to or ""), r.unit_name, bool(r.validation_person))

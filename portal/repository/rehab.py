@@ -6,7 +6,7 @@ import json
 import threading
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from typing import Iterable
+from typing import Any, Iterable
 
 from cachetools import LRUCache
 from sqlalchemy import select
@@ -130,7 +130,7 @@ def unit_certificates(session: Session, registry: ct.Registry, *, unit_ids: list
     patients = sorted(set(session.scalars(
         select(Certificate.patient_pnr).where(Certificate.unit_id.in_(unit_ids), Certificate.type_code.in_(codes),
                                               Certificate.revoked_at.is_(None), Certificate.sick_leave_end >= since))))
-    rows = []
+    rows: list[Any] = []
     for i in range(0, len(patients), 1000):
         rows += session.execute(select(*_COLS).where(
             Certificate.provider_id == provider_id, one_of(session, Certificate.patient_pnr, patients[i:i + 1000]),

@@ -27,7 +27,7 @@ from authlib.oidc.core.util import create_half_hash
 from authlib.oidc.rpinitiated import EndSessionEndpoint
 from flask import current_app
 from joserfc import jwt
-from joserfc.jwk import KeySet, RSAKey
+from joserfc.jwk import KeySet, KeySetSerialization, RSAKey
 
 CODE_LIFETIME = 60
 TOKEN_LIFETIME = 300
@@ -101,11 +101,12 @@ def signing_key(idp: str, foreign: bool = False) -> RSAKey:
                 2048, parameters={"use": "sig", "alg": "RS256"}, auto_kid=True)
         if foreign and (idp, True) not in _keys:
             kid = _keys[(idp, False)].kid
+            assert kid is not None  # every issuer key has a kid (auto_kid, or read from the key file)
             _keys[(idp, True)] = RSAKey.generate_key(2048, parameters={"kid": kid, "use": "sig", "alg": "RS256"})
         return _keys[(idp, foreign)]
 
 
-def public_jwks(idp: str) -> dict:
+def public_jwks(idp: str) -> KeySetSerialization:
     return KeySet([signing_key(idp)]).as_dict(private=False)
 
 

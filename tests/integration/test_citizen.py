@@ -3,7 +3,6 @@ route taking a certificate id is a 404 (changing nothing) for anyone else's cert
 from __future__ import annotations
 
 import re
-from datetime import date, datetime
 
 import pytest
 from sqlalchemy import func, select
@@ -11,7 +10,7 @@ from sqlalchemy import func, select
 from conftest import NOW, session_login
 from portal import db
 from portal.domain import demo
-from portal.models import ArchiveMark, Certificate, CertificateEvent, CertificateRelation, Person, Send
+from portal.models import ArchiveMark, Certificate, CertificateEvent, CertificateRelation, Send
 
 CITIZENS = {c.key: c for c in demo.demo_citizens(NOW.date())}
 ORDINARY = CITIZENS["ordinary"].personnummer
@@ -114,8 +113,10 @@ def test_badges_new_and_replaced(citizen, session):
     recent = [c for c in own(session) if (NOW.date() - c.signed_at.date()).days < 14
               and c.type_code not in ("DB", "DOI", "FK7472")]
     assert html.count(">Nytt</strong>") == len(recent)
-    replaced = session.scalars(select(CertificateRelation.to_id).join(Certificate, Certificate.id == CertificateRelation.to_id)
-                               .where(Certificate.patient_pnr == ORDINARY, CertificateRelation.kind == "REPLACES")).all()
+    replaced = session.scalars(select(CertificateRelation.to_id)
+                               .join(Certificate, Certificate.id == CertificateRelation.to_id)
+                               .where(Certificate.patient_pnr == ORDINARY, CertificateRelation.kind == "REPLACES")
+                               ).all()
     assert html.count(">Ersatt</strong>") == len(replaced)
 
 
@@ -171,8 +172,8 @@ def test_archive_needs_csrf(citizen, session):
 
 def counts(app):
     with db.new_session(app) as s:
-        return (s.scalar(select(func.count()).select_from(Send)), s.scalar(select(func.count()).select_from(ArchiveMark)),
-                s.scalar(select(func.count()).select_from(CertificateEvent)))
+        return tuple(s.scalar(select(func.count()).select_from(model))
+                     for model in (Send, ArchiveMark, CertificateEvent))
 
 
 @pytest.mark.parametrize("method,path", [
@@ -211,8 +212,7 @@ def test_no_personnummer_in_any_link(citizen):
 
 
 def test_staff_cannot_reach_mina_intyg(demo, client, session):
-    session_login(client, demo, "staff", demo_staff := "TSTNMT2321000156-L002", unit_id="TSTNMT2321000156-VE10",
-                  role="LAKARE")
+    session_login(client, demo, "staff", "TSTNMT2321000156-L002", unit_id="TSTNMT2321000156-VE10", role="LAKARE")
     cert = own(session)[0]
     assert client.get(f"/mina-intyg/intyg/{cert.id}").status_code == 403
 
@@ -223,7 +223,8 @@ def sendable(session, code="FK7804"):
     for c in own(session, type_code=code):
         replaced = session.scalar(select(func.count()).select_from(CertificateRelation).join(
             Certificate, Certificate.id == CertificateRelation.from_id).where(
-            CertificateRelation.to_id == c.id, CertificateRelation.kind == "REPLACES", Certificate.revoked_at.is_(None)))
+            CertificateRelation.to_id == c.id, CertificateRelation.kind == "REPLACES",
+            Certificate.revoked_at.is_(None)))
         if not replaced:
             return c
     raise AssertionError("no sendable certificate")
@@ -253,7 +254,8 @@ def test_send_stores_one_outbox_row_and_shows_skickas(citizen, session, demo):
     # sending twice is refused with a clear message and changes nothing
     again = citizen.post(f"/mina-intyg/intyg/{cert.id}/skicka", data={"csrf_token": csrf(citizen), "consent": "yes"})
     assert again.status_code == 409
-    assert "Intyget är redan skickat till Försäkringskassan, eller håller på att skickas" in again.get_data(as_text=True)
+    assert ("Intyget är redan skickat till Försäkringskassan, eller håller på att skickas"
+            in again.get_data(as_text=True))
     with db.new_session(demo) as s:
         assert s.scalar(select(func.count()).select_from(Send).where(Send.certificate_id == cert.id)) == 1
 
@@ -280,7 +282,8 @@ def test_a_replaced_certificate_cannot_be_sent(demo, client, session):
 
 def test_a_valideringspersons_certificate_is_never_sent(demo, client, session):
     pnr = CITIZENS["validation"].personnummer
-    cert = session.scalars(select(Certificate).where(Certificate.patient_pnr == pnr, Certificate.type_code == "FK7804")).first()
+    cert = session.scalars(select(Certificate).where(Certificate.patient_pnr == pnr,
+                                                     Certificate.type_code == "FK7804")).first()
     session_login(client, demo, "citizen", pnr)
     before = counts(demo)
     response = client.post(f"/mina-intyg/intyg/{cert.id}/skicka", data={"csrf_token": csrf(client), "consent": "yes"})

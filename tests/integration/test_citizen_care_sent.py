@@ -157,8 +157,8 @@ def test_posting_a_send_is_refused_with_409_and_nothing_goes_in_the_outbox(citiz
 
 def list_items(page: str) -> dict[str, str]:
     """The list's items by certificate id, as text."""
-    return {m.group(1): text(m.group(0)) for m in
-            re.finditer(r'<li class="app-cert-list__item">.*?href="/mina-intyg/intyg/([^"]+)".*?</li>', page, re.DOTALL)}
+    item = r'<li class="app-cert-list__item">.*?href="/mina-intyg/intyg/([^"]+)".*?</li>'
+    return {m.group(1): text(m.group(0)) for m in re.finditer(item, page, re.DOTALL)}
 
 
 def test_the_list_badges_it_sent_and_the_sent_filter_counts_it(citizen, session):

@@ -9,8 +9,7 @@ import pytest
 from sqlalchemy import func, select
 
 from portal.cli import main
-from portal.models import (CareProvider, CareUnit, Certificate, CertificateRelation, Commission, Message, Person,
-                           Staff)
+from portal.models import CareProvider, CareUnit, Certificate, CertificateRelation, Commission, Message, Person, Staff
 
 EXAMPLE = json.loads((Path(__file__).resolve().parents[2] / "docs" / "example-load.json").read_text())
 
@@ -18,7 +17,8 @@ EXAMPLE = json.loads((Path(__file__).resolve().parents[2] / "docs" / "example-lo
 def counts(session) -> dict[str, int]:
     models = [CareProvider, CareUnit, Staff, Commission, Person, Certificate, CertificateRelation, Message]
     result = {m.__tablename__: session.scalar(select(func.count()).select_from(m)) for m in models}
-    result["revoked"] = session.scalar(select(func.count()).select_from(Certificate).where(Certificate.revoked_at.is_not(None)))
+    result["revoked"] = session.scalar(select(func.count()).select_from(Certificate)
+                                       .where(Certificate.revoked_at.is_not(None)))
     return result
 
 
@@ -107,7 +107,8 @@ def test_a_signed_certificate_cannot_be_changed_by_a_later_load(app, tmp_path, s
     changed["persons"][0]["family_name"] = "Nyttnamn"
     result = run_load(app, tmp_path, changed)
     assert result.exit_code == 1
-    assert "certificates[0] (example-fk7804-1): content: differs from what is already stored, and it cannot change" in result.output
+    assert ("certificates[0] (example-fk7804-1): content: differs from what is already stored, and it cannot change"
+            in result.output)
     session.expire_all()
     assert session.get(Person, "198004129832").family_name == "Patientsson"  # nothing of the file was stored
 

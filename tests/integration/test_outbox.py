@@ -221,7 +221,7 @@ def test_two_requests_racing_for_the_same_certificate_make_one_send(portal):
         barrier = threading.Barrier(2)
         results: list = []
 
-        def ask(c=cert):
+        def ask(c=cert, barrier=barrier, results=results):
             with db.new_session(portal) as s:
                 barrier.wait()
                 try:

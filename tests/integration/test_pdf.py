@@ -164,7 +164,8 @@ def test_fk7804_periods_copy_has_only_periods_and_degrees(demo_app):
         from portal.i18n import long_date
 
         for p in cert.content["sick_leave_periods"]:
-            assert f"{p['degree']} % {long_date(ct.parse_date(p['start']))} {long_date(ct.parse_date(p['end']))}" in text
+            start, end = long_date(ct.parse_date(p["start"])), long_date(ct.parse_date(p["end"]))
+            assert f"{p['degree']} % {start} {end}" in text
     assert "Från och med" in text and "Till och med" in text
     # the administrative header stays
     assert cert.id in text and "elektroniskt signerat" in text and cert.unit_name in text
@@ -348,7 +349,8 @@ def test_file_name_is_ascii_type_date_and_variant_without_personal_data(demo_app
     assert pdf.filename(fk_type, fk, "periods", "sv") == f"FK7804-{day_fk}-sjukskrivningsperioder.pdf"
     assert pdf.filename(fk_type, fk, "periods", "en") == f"FK7804-{day_fk}-sick-leave-periods.pdf"
     assert pdf.filename(ag_type, ag, "employer", "sv") == f"AG1-14-{day_ag}-kopia-arbetsgivare.pdf"
-    assert pdf.filename(ag_type, ag, "employer_no_diagnosis", "en") == f"AG1-14-{day_ag}-employer-copy-without-diagnosis.pdf"
+    assert (pdf.filename(ag_type, ag, "employer_no_diagnosis", "en")
+            == f"AG1-14-{day_ag}-employer-copy-without-diagnosis.pdf")
     for cert, ctype in ((fk, fk_type), (ag, ag_type)):
         for variant in pdf.variants_for(ctype):
             for lang in ("sv", "en"):
@@ -378,5 +380,6 @@ def test_timing_cold_and_cached(demo_app, capsys):
             hits.append(time.perf_counter() - t0)
     with capsys.disabled():
         print(f"\n[pdf timing, {demo_app.config['DATABASE_URL'].split(':')[0]}] FK7804 full: "
-              f"cold median {statistics.median(colds) * 1000:.0f} ms, cached median {statistics.median(hits) * 1000:.2f} ms")
+              f"cold median {statistics.median(colds) * 1000:.0f} ms, "
+              f"cached median {statistics.median(hits) * 1000:.2f} ms")
     assert statistics.median(hits) < statistics.median(colds)

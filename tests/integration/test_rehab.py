@@ -58,7 +58,8 @@ def test_doctor_sees_only_cases_they_decided(demo, client):
     html = client.get("/rehabstod/sjukfall").get_data(as_text=True)
     shown = shown_pnrs(html)
     with db.new_session(demo) as s:
-        signed_by_doctor = set(s.scalars(select(Certificate.patient_pnr).where(Certificate.staff_id == demo_data.hsa("L002"))))
+        signed_by_doctor = set(s.scalars(select(Certificate.patient_pnr)
+                                         .where(Certificate.staff_id == demo_data.hsa("L002"))))
     assert shown and shown <= signed_by_doctor
     assert "<th scope=\"col\">" in html and ">Läkare<" not in html.split("<tbody>")[0]  # no doctor column for doctors
 
@@ -74,7 +75,8 @@ def _doctor_with_protected_case(app):
         for unit_local in ("VE10", "VE20", "VE40", "VE50"):
             unit = demo_data.hsa(unit_local)
             data = store.unit_certificates(s, registry, unit_ids=store.unit_scope(s, unit),
-                                           provider_id=demo_data.hsa(dict((u[0], u[2]) for u in demo_data.UNITS)[unit_local]),
+                                           provider_id=demo_data.hsa(
+                                               {u[0]: u[2] for u in demo_data.UNITS}[unit_local]),
                                            since=NOW.date())
             for case in sick_leave.unit_cases(sick_leave.counting(data.records), NOW.date()):
                 p = everyone.get(case.patient_id)
@@ -207,5 +209,6 @@ def test_settings_are_validated_and_saved(demo, client):
 
 
 def test_citizens_cannot_reach_rehabstod(demo, client):
-    session_login(client, demo, "citizen", next(c for c in demo_data.demo_citizens(NOW.date()) if c.key == "ordinary").personnummer)
+    ordinary = next(c for c in demo_data.demo_citizens(NOW.date()) if c.key == "ordinary")
+    session_login(client, demo, "citizen", ordinary.personnummer)
     assert client.get("/rehabstod/sjukfall").status_code == 403

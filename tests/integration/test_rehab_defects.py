@@ -13,8 +13,8 @@ from sqlalchemy import select
 from conftest import session_login
 from portal import db
 from portal.domain import demo as demo_data
-from portal.models import AuthSession, Message, PdlRecord, Send
-from tests.integration.test_rehab_questions import ADMINISTRATIVE, COORDINATOR, VE10, login, scope, with_reminder
+from portal.models import Message, PdlRecord, Send
+from tests.integration.test_rehab_questions import ADMINISTRATIVE, VE10, login, scope, with_reminder
 
 
 def csrf(client) -> str:
@@ -201,3 +201,22 @@ def test_the_question_list_links_a_doctor_only_to_patients_they_may_open(demo, c
     page = client.get("/rehabstod/fragor/defect-q").get_data(as_text=True)
     assert "/rehabstod/patient/" in page  # the certificate L001 signed can still be read from the question…
     assert not re.search(r'href="/rehabstod/patient/[^"/]+"', page)  # …but there is no link to the patient view
+
+
+def test_only_questions_of_the_last_90_days_have_a_page(demo, client):
+    from datetime import timedelta
+
+    from conftest import NOW
+
+    q = with_reminder(demo, scope(demo), set(ADMINISTRATIVE))
+    with db.new_session(demo) as s:
+        old = s.get(Message, q.id)
+        s.add(Message(id="defect-old-q", certificate_id=old.certificate_id, unit_id=old.unit_id,
+                      patient_pnr=old.patient_pnr, subject="KONTKT", sender="FK", heading="Gammal",
+                      text="Gammal fråga.",
+                      sent_at=NOW - timedelta(days=120), handled_at=NOW - timedelta(days=100), handled_by="x"))
+        s.commit()
+    login(client, demo)
+    assert client.get(f"/rehabstod/fragor/{q.id}").status_code == 200
+    assert client.get("/rehabstod/fragor/defect-old-q").status_code == 404
+    assert [r for r in records(demo, q.patient_pnr) if r[0] != "Läsa"] == []

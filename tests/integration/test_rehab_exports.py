@@ -24,7 +24,8 @@ from .test_rehab_lakarutlatanden import headers, lakarutlatanden, protected_laka
 
 COORDINATOR = demo_data.hsa("R001")
 VE10 = demo_data.hsa("VE10")
-LISTS = {"sjukfall": ("/rehabstod/sjukfall", "Sjukfall"), "lakarutlatanden": ("/rehabstod/lakarutlatanden", "Läkarutlåtande")}
+LISTS = {"sjukfall": ("/rehabstod/sjukfall", "Sjukfall"),
+         "lakarutlatanden": ("/rehabstod/lakarutlatanden", "Läkarutlåtande")}
 EXPORTS = [(name, fmt) for name in LISTS for fmt in ("pdf", "xlsx")]
 
 

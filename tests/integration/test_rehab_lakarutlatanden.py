@@ -26,7 +26,8 @@ def login(client, app, hsa_id=COORDINATOR, unit=VE10, role="REHABKOORDINATOR"):
 
 def lakarutlatanden(app, units=(VE10, VE11)) -> list[Certificate]:
     with db.new_session(app) as s:
-        return list(s.scalars(select(Certificate).where(Certificate.unit_id.in_(units), Certificate.type_code.in_(TYPES),
+        return list(s.scalars(select(Certificate).where(Certificate.unit_id.in_(units),
+                                                        Certificate.type_code.in_(TYPES),
                                                         Certificate.revoked_at.is_(None))))
 
 
@@ -62,7 +63,8 @@ def test_a_coordinator_sees_the_units_lakarutlatanden_never_a_protected_deceased
     assert response.status_code == 200 and response.headers["Cache-Control"] == "no-store"
     everyone = persons(demo)
     on_unit = {c.patient_pnr for c in lakarutlatanden(demo)}
-    allowed = {p for p in on_unit if not (everyone[p].protected or everyone[p].deceased or everyone[p].validation_person)}
+    allowed = {p for p in on_unit
+               if not (everyone[p].protected or everyone[p].deceased or everyone[p].validation_person)}
     shown = shown_pnrs(table(html))
     assert shown == allowed and len(shown) >= 10
     assert on_unit - allowed  # the demo data holds a protected patient and a valideringsperson here
@@ -100,7 +102,8 @@ def test_a_doctor_sees_only_what_they_signed_with_their_protected_patient_masked
     assert others and not (shown & others)
 
 
-def test_a_patient_unknown_to_the_person_service_is_hidden_from_a_coordinator_and_unnamed_for_the_doctor(demo, client, app):
+def test_a_patient_unknown_to_the_person_service_is_hidden_from_a_coordinator_and_unnamed_for_the_doctor(
+        demo, client, app):
     everyone = persons(demo)
     cert = next(c for c in lakarutlatanden(demo) if not everyone[c.patient_pnr].protected
                 and not everyone[c.patient_pnr].validation_person and not everyone[c.patient_pnr].deceased)

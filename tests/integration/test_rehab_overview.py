@@ -111,7 +111,8 @@ def independent_figures(app, unit: str, *, doctor: str | None = None, hidden=fro
         certs = s.scalars(select(Certificate).where(Certificate.unit_id.in_(scope),
                                                     Certificate.type_code.in_(("FK7804", "FK7263")))).all()
         revoked = {c.id for c in s.scalars(select(Certificate).where(Certificate.revoked_at.is_not(None)))}
-        replaced = {to_id for from_id, to_id in s.execute(select(CertificateRelation.from_id, CertificateRelation.to_id))
+        relations = s.execute(select(CertificateRelation.from_id, CertificateRelation.to_id))
+        replaced = {to_id for from_id, to_id in relations
                     if from_id not in revoked}
         people = {p.personnummer: p for p in s.scalars(select(Person))}
         input_ = []
@@ -273,8 +274,8 @@ def test_every_chart_is_an_svg_with_a_name_a_description_and_a_table(demo, clien
         assert title.startswith("Pågående sjukfall")
         # the description gives every number of the chart, with its label
         for key, count in shown[section].items():
-            label = html_lib.unescape(re.search(rf'<tr data-key="{re.escape(key)}">\s*<th scope="row">(?:<a [^>]*>)?([^<]+)',
-                                                part).group(1))
+            label = html_lib.unescape(re.search(
+                rf'<tr data-key="{re.escape(key)}">\s*<th scope="row">(?:<a [^>]*>)?([^<]+)', part).group(1))
             assert f"{label}: {count} (" in desc
         # the table: a caption (the chart's title), column and row headers
         assert f"<caption>{title}</caption>" in part

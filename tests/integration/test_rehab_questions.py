@@ -191,7 +191,8 @@ def test_a_doctor_sees_their_protected_patients_question_masked_and_another_doct
     doctor, unit, patient = _doctor_with_protected_case(demo)
     with db.new_session(demo) as s:
         cert_id = s.scalar(select(Certificate.id).where(Certificate.patient_pnr == patient.personnummer,
-                                                        Certificate.staff_id == doctor, Certificate.type_code == "FK7804",
+                                                        Certificate.staff_id == doctor,
+                                                        Certificate.type_code == "FK7804",
                                                         Certificate.revoked_at.is_(None))
                            .order_by(Certificate.signed_at.desc()).limit(1))
         other = s.scalar(select(Certificate.staff_id).where(Certificate.unit_id == unit, Certificate.staff_id != doctor,
@@ -390,7 +391,8 @@ def test_a_complementing_certificate_from_the_intake_handles_the_komplettering(d
     with db.new_session(demo) as s:
         handled = s.get(Message, q.id)
         assert (handled.handled_at, handled.handled_by) == (signed, "KOMPLETTERING")
-        assert all(r.handled_by == "KOMPLETTERING" for r in s.scalars(select(Message).where(Message.reminder_of == q.id)))
+        reminders = s.scalars(select(Message).where(Message.reminder_of == q.id))
+        assert all(r.handled_by == "KOMPLETTERING" for r in reminders)
     login(client, demo)
     assert q.id not in client.get("/rehabstod/fragor").get_data(as_text=True)
     page = client.get(f"/rehabstod/fragor/{q.id}").get_data(as_text=True)

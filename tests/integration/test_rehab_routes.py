@@ -170,8 +170,9 @@ MUST_SHOW = {"rehab.ongoing", "rehab.ongoing_pdf", "rehab.ongoing_xlsx", "rehab.
 # how to reach another unit's or another doctor's object with a route that takes one
 FOREIGN: dict[str, Callable[[World, object, str], list[tuple[str, dict | None]]]] = {
     "rehab.question": lambda w, c, who: [(f"/rehabstod/fragor/{q}", None) for q in _foreign_questions(w, who)],
-    "rehab.answer": lambda w, c, who: [(f"/rehabstod/fragor/{q}/svar", {"csrf_token": csrf(c), "svar_id": "b" * 32,
-                                                                        "svar": "Hej"}) for q in _foreign_questions(w, who)],
+    "rehab.answer": lambda w, c, who: [(f"/rehabstod/fragor/{q}/svar",
+                                        {"csrf_token": csrf(c), "svar_id": "b" * 32, "svar": "Hej"})
+                                       for q in _foreign_questions(w, who)],
     "rehab.mark_handled": lambda w, c, who: [(f"/rehabstod/fragor/{q}/hanterad", {"csrf_token": csrf(c)})
                                              for q in _foreign_questions(w, who)],
     "rehab.undo_handled": lambda w, c, who: [(f"/rehabstod/fragor/{q}/ej-hanterad", {"csrf_token": csrf(c)})

@@ -30,7 +30,8 @@ def test_a_bad_case_is_refused_with_a_message(runner, tmp_path):
     path = tmp_path / "bad.json"
     path.write_text(json.dumps({"mode": "unit", "today": "2026-11-23", "settings": {},
                                 "certificates": [{"id": "x", "patient_id": "p", "signed": "2026-11-01T10:00:00",
-                                                  "diagnosis": "M54", "periods": [{"start": "2026-11-10",
-                                                                                   "end": "2026-11-01", "degree": 100}]}]}))
+                                                  "diagnosis": "M54",
+                                                  "periods": [{"start": "2026-11-10", "end": "2026-11-01",
+                                                               "degree": 100}]}]}))
     result = runner.invoke(main, ["sick-leave", str(path)])
     assert result.exit_code == 1 and "cannot compute" in result.output

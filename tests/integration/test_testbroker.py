@@ -95,7 +95,8 @@ def token_request(client, idp: str, code: str, verifier: str | None, *, secret: 
     credentials = (client_id, secret or right_secret)
     if method == "basic":
         return client.post(f"/testbroker/{idp}/token", data=data, auth=credentials)
-    return client.post(f"/testbroker/{idp}/token", data=data | dict(zip(("client_id", "client_secret"), credentials)))
+    posted = dict(zip(("client_id", "client_secret"), credentials, strict=True))
+    return client.post(f"/testbroker/{idp}/token", data=data | posted)
 
 
 def id_token_of(client, idp: str, identity: str, other_value: str = "") -> tuple[str, dict]:
@@ -515,6 +516,6 @@ def test_a11y_examples_are_valid_pages_for_both_issuers(client, app):
         urls = [(endpoint, url_for(endpoint, **values)) for endpoint, values in examples]
     assert {values["idp"] for endpoint, values in examples if endpoint == "testbroker.authorize"} == {"bankid", "siths"}
     assert any(endpoint == "testbroker.logout" for endpoint, _ in urls)
-    for endpoint, url in urls:
+    for _, url in urls:
         response = client.get(url)
         assert response.status_code == 200, url

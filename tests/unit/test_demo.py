@@ -48,7 +48,8 @@ def test_generated_content_validates_for_every_type_and_seed(registry, code):
         ctx = demo.Context(signed=signed, diagnoses=diagnoses, share_diagnosis=seed % 2 == 0,
                            occupation=rng.choice(["NUVARANDE_ARBETE", "ARBETSSOKANDE", "FORALDRALEDIG", "STUDIER"]))
         if seed % 3 == 0:  # a certificate that steps down inside itself
-            ctx.periods = [{"start": signed.isoformat(), "end": (signed + timedelta(days=13)).isoformat(), "degree": 100},
+            ctx.periods = [{"start": signed.isoformat(), "end": (signed + timedelta(days=13)).isoformat(),
+                            "degree": 100},
                            {"start": (signed + timedelta(days=14)).isoformat(),
                             "end": (signed + timedelta(days=27)).isoformat(), "degree": 50}]
         content = demo.content_for(ctype, rng, ctx)

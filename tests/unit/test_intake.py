@@ -90,7 +90,8 @@ def test_the_plan_holds_normalised_records(doc, registry):
     assert cert["main_diagnosis"] == "M54.5"
     assert (cert["type_code"], cert["type_version"]) == ("FK7804", "2.0")
     pregnancy = next(c for c in plan.new["certificates"] if c["id"] == "example-ts-1")
-    assert (pregnancy["type_version"], pregnancy["sick_leave_start"], pregnancy["main_diagnosis"]) == ("1.0", None, None)
+    assert (pregnancy["type_version"], pregnancy["sick_leave_start"],
+            pregnancy["main_diagnosis"]) == ("1.0", None, None)
     assert plan.new["persons"][0] == {"personnummer": "198004129832", "given_name": "Exempel",
                                       "family_name": "Patientsson", "protected": False, "deceased": False,
                                       "validation_person": False}
@@ -100,8 +101,10 @@ def test_the_plan_holds_normalised_records(doc, registry):
     assert plan.new["revocations"] == [{"id": "example-ts-1", "revoked_at": datetime(2026, 10, 2, 8, 0),
                                         "revoke_reason": "Intyget har utfärdats på fel patient."}]
     reminder = plan.new["questions"][1]
-    assert (reminder["subject"], reminder["reminder_of"], reminder["unit_id"]) == ("PAMINN", "example-q-1", HSA + "EXMO")
-    assert plan.new["commissions"][1]["valid_from"] == date(2024, 1, 1) and plan.new["commissions"][1]["valid_to"] is None
+    assert (reminder["subject"], reminder["reminder_of"], reminder["unit_id"]) == ("PAMINN", "example-q-1",
+                                                                                   HSA + "EXMO")
+    commission = plan.new["commissions"][1]
+    assert commission["valid_from"] == date(2024, 1, 1) and commission["valid_to"] is None
 
 
 # --- one precise line per bad entry -------------------------------------------------------------
@@ -374,3 +377,8 @@ def test_a_relation_already_stored_is_unchanged(doc, registry):
     _, first = check(doc, registry)
     problems, plan = check({"relations": doc["relations"]}, registry, existing_from(first))
     assert problems == [] and plan.new["relations"] == [] and plan.unchanged["relations"] == 1
+
+
+def test_a_section_that_is_not_a_list_is_a_problem_not_a_crash(registry):
+    problems, _ = check({"units": 5, "certificates": "x"}, registry)
+    assert "units: must be a list" in problems and "certificates: must be a list" in problems

@@ -5,6 +5,7 @@ import hashlib
 import re
 from dataclasses import replace
 from datetime import datetime, timezone
+from itertools import pairwise
 
 import pytest
 
@@ -94,7 +95,7 @@ def test_a_missing_field_or_an_aware_time_cannot_be_hashed():
 def test_chain_links_each_record_to_the_one_before():
     chained = records(4)
     assert chained[0]["prev_hash"] == pdl.GENESIS
-    for before, after in zip(chained, chained[1:]):
+    for before, after in pairwise(chained):
         assert after["prev_hash"] == before["hash"]
     assert all(r["at"] == NOW and r["session_key"] == SESSION for r in chained)
 

@@ -112,7 +112,8 @@ def test_what_may_be_answered_handled_and_undone():
 
 def test_a_thread_groups_reminders_answers_and_the_other_questions_about_the_certificate():
     question = msg("q1", "KONTKT", days_ago=10)
-    messages = [question, msg("r2", "PAMINN", days_ago=2, reminder_of="q1"), msg("r1", "PAMINN", days_ago=5, reminder_of="q1"),
+    messages = [question, msg("r2", "PAMINN", days_ago=2, reminder_of="q1"),
+                msg("r1", "PAMINN", days_ago=5, reminder_of="q1"),
                 msg("a1", "KONTKT", sender="CARE", days_ago=1, in_reply_to="q1"),
                 msg("q0", "KOMPLT", days_ago=30), msg("r0", "PAMINN", days_ago=20, reminder_of="q0")]
     t = q.thread(question, messages)

@@ -10,7 +10,6 @@ Create Date: 2026-11-23 16:22:47.023989
 """
 from alembic import op
 
-
 revision = '0004'
 down_revision = '0003'
 branch_labels = None

@@ -32,8 +32,9 @@ def upgrade() -> None:
                             .order_by(certificates.c.id).limit(5000)).all()
         if not rows:
             break
-        updates = [{"cid": r.id, "data": ct.engine_data(registry[r.type_code],
-                                                       r.content if isinstance(r.content, dict) else json.loads(r.content))}
+        updates = [{"cid": r.id,
+                    "data": ct.engine_data(registry[r.type_code],
+                                           r.content if isinstance(r.content, dict) else json.loads(r.content))}
                    for r in rows]
         conn.execute(sa.update(certificates).where(certificates.c.id == sa.bindparam("cid"))
                      .values(engine_data=sa.bindparam("data")), updates)
