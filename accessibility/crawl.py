@@ -99,8 +99,8 @@ def _citizen_sendable(app: Flask) -> list[tuple[dict, str | None]]:
 
 def _rehab_questions(app: Flask) -> list[tuple[dict, str | None]]:
     """FK question pages in each state, for the crawl's coordinator and doctor (portal.rehab.questions)."""
+    from accessibility import rehab_examples as questions
     from portal.domain import demo
-    from portal.rehab import questions
 
     ids = login_identities()
     return questions.a11y_examples(app, (ids["coordinator"][1], demo.hsa("VE10")), (ids["doctor"][1], ids["doctor"][2]))

@@ -128,6 +128,14 @@ class Filters:
             q.append(("sortering", self.sort))
         return q
 
+    def without(self, param: str, value: str | None = None) -> list[tuple[str, str]]:
+        """``as_query()`` without one chosen value (or every value of ``param``): a filter tag's link."""
+        return [(p, v) for p, v in self.as_query() if not (p == param and (value is None or v == value))]
+
+    def tags(self) -> list[tuple[str, str, list[tuple[str, str]]]]:
+        """Each chosen filter value as (parameter, value, the query without it, the sort kept)."""
+        return [(p, v, self.without(p, v)) for p, v in self.as_query() if p != "sortering"]
+
 
 def parse_filters(args: dict[str, list[str]], choices: "FilterChoices") -> Filters:
     """Read the filters from query parameters; values that are not offered are dropped (never an error)."""

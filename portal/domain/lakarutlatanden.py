@@ -192,6 +192,15 @@ class Filters:
             pairs.append((PARAMS["show_personal"], "0"))
         return pairs
 
+    def without(self, param: str, value: str | None = None) -> list[tuple[str, str]]:
+        """``as_query()`` without one chosen value (or every value of ``param``): a filter tag's link."""
+        return [(p, v) for p, v in self.as_query() if not (p == param and (value is None or v == value))]
+
+    def tags(self) -> list[tuple[str, str, list[tuple[str, str]]]]:
+        """Each chosen filter value as (parameter, value, the query without it): the removable tags."""
+        return [(p, v, self.without(p, v)) for p, v in self.as_query()
+                if p not in (PARAMS["sort"], PARAMS["order"], PARAMS["show_personal"])]
+
     @property
     def sort_key(self) -> str:
         return self.sort or DEFAULT_SORT

@@ -455,6 +455,11 @@ class Filters:
         return [(p, v) for p, v in self.as_query()
                 if not (p == param and (value is None or v == value))]
 
+    def tags(self) -> list[tuple[str, str, list[tuple[str, str]]]]:
+        """Each chosen filter value as (parameter, value, the query without it): the removable tags
+        (the sort and the personal-data switch are not filters, and stay in every tag's query)."""
+        return _tags(self.as_query(), self.without)
+
     @property
     def sort_key(self) -> str:
         """The effective sort column."""
@@ -471,6 +476,14 @@ class Filters:
         if key != self.sort_key:
             return None
         return "ascending" if self.order == "asc" else "descending"
+
+
+#: Parameters that are not filters: never shown as removable tags.
+NOT_FILTERS = frozenset({PARAMS["sort"], PARAMS["order"], PARAMS["show_personal"]})
+
+
+def _tags(query: list[tuple[str, str]], without) -> list[tuple[str, str, list[tuple[str, str]]]]:
+    return [(p, v, without(p, v)) for p, v in query if p not in NOT_FILTERS]
 
 
 _ISO_DATE = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")

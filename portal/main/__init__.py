@@ -74,3 +74,10 @@ def certificate_type(code: str):
                                  "end": (start + timedelta(days=27)).isoformat(), "degree": 50}])
     example = demo.content_for(ctype, random.Random(code), ctx)
     return render_template("main/type.html", ctype=ctype, example=example)
+
+
+@bp.get("/komponenter")
+def components():
+    """The list components (templates/components/macros.html) in their states: filters with and without
+    errors, chosen filters as tags, a sortable table, the results count and page links."""
+    return render_template("main/components.html")

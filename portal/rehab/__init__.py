@@ -1,38 +1,38 @@
 """Rehabstöd: the care unit's sick-leave cases, for rehab coordinators and doctors.
 
-Every patient shown goes through domain.rehab (roles, protected identity, masking) after the person
-service has answered; if it cannot answer, nothing about patients is shown. Every patient shown is
-PDL-logged. Patients are reached by an opaque token bound to the login session, never by their
-personnummer in the URL.
+Every route gets patient data through the patient-data gateway (`portal.patient_data`, built per request
+by `gateway()`): the person service first (fail closed: one error handler, 503), the access rules of the
+role and unit, masking, and the PDL record of what is shown. Views parse the request, call the gateway
+and render; they query no patient data themselves. Patients are reached by an opaque token bound to the
+login session and the unit, never by their personnummer in the URL.
 """
 from __future__ import annotations
 
 import base64
 import hashlib
 import logging
-from dataclasses import dataclass, replace
-from datetime import timedelta
+from dataclasses import replace
 
 from cryptography.fernet import Fernet, InvalidToken
 from flask import Blueprint, abort, current_app, g, render_template, request
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
-from sqlalchemy import select
 
 from .. import db
 from ..adapters.hsa import lookup as hsa_lookup
-from ..adapters.person_service import PersonServiceUnavailable
 from ..auth.guards import staff_required
 from ..domain import access, diagnosis, persons, rehab, sick_leave
-from ..domain import pdl as pdl_rules
-from ..models import CareUnit, Certificate, UserSettings
+from ..errors import render_error
+from ..patient_data import NotVisible, PatientData, PatientsUnavailable, StaffUser
 from ..render import page_or_fragment
-from ..repository import pdl as pdl_store
-from ..repository import rehab as store
+from ..repository import settings as settings_store
 
 log = logging.getLogger(__name__)
 bp = Blueprint("rehab", __name__, url_prefix="/rehabstod")
 PAGE_SIZE = 100
+
+__all__ = ["bp", "gateway", "PatientsUnavailable", "patient_token", "patient_from_token", "patient_name",
+           "patient_name_text"]
 
 
 def _registry():
@@ -43,15 +43,20 @@ def _clock():
     return current_app.extensions["clock"]
 
 
-def _viewer() -> rehab.Viewer:
-    return rehab.Viewer(hsa_id=current_user.hsa_id, role=current_user.role, unit_id=current_user.unit_id)
-
-
 def _settings() -> sick_leave.Settings:
-    row = db.session().get(UserSettings, current_user.hsa_id)
-    if row is None:
-        return sick_leave.Settings()
-    return sick_leave.Settings(row.max_days_between_certificates, row.max_days_since_end)
+    return settings_store.sick_leave_settings(db.session(), current_user.hsa_id)
+
+
+def gateway() -> PatientData:
+    """The patient-data gateway for this request and user."""
+    if "patient_data" not in g:
+        user = StaffUser(hsa_id=current_user.hsa_id, role=current_user.role, unit_id=current_user.unit_id,
+                         unit_name=current_user.unit_name, provider_id=current_user.provider_id,
+                         provider_name=current_user.provider_name, session_key=g.auth_row.sid_hash)
+        g.patient_data = PatientData(db.session(), user=user, person_service=current_app.extensions["person_service"],
+                                     registry=_registry(), clock=_clock(), cache=current_app.extensions["rehab_cache"],
+                                     settings=_settings())
+    return g.patient_data
 
 
 @bp.app_template_filter("error_item")
@@ -118,38 +123,7 @@ def patient_from_token(token: str) -> str:
     return pnr
 
 
-# --- PDL ------------------------------------------------------------------------------------------
-
-def _pdl_entries(patients: list[tuple[str, str]], resource: str, activity: str) -> list:
-    user = {"user_hsa_id": current_user.hsa_id, "user_title": access.ROLE_TITLES.get(current_user.role, ""),
-            "user_unit_id": current_user.unit_id, "user_unit_name": current_user.unit_name,
-            "user_provider_id": current_user.provider_id, "user_provider_name": current_user.provider_name}
-    return pdl_rules.entries_for(user, patients, activity, resource)
-
-
-def _pdl(patients: list[tuple[str, str]], resource: str, activity: str = pdl_rules.LASA) -> None:
-    """Log what this page shows (commits it before the page is sent: no record, no page)."""
-    entries = _pdl_entries(patients, resource, activity)
-    if entries:
-        pdl_store.log(db.session(), entries, session_key=g.auth_row.sid_hash, now=_clock().now())
-
-
-def pdl_audit(patients: list[tuple[str, str]], resource: str, activity: str = pdl_rules.SKRIVA):
-    """The PDL records of a write, for the write to add to its own transaction (repository.questions)."""
-    entries = _pdl_entries(patients, resource, activity)
-    session_key, now = g.auth_row.sid_hash, _clock().now()
-
-    def audit(session) -> None:
-        pdl_store.append(session, entries, session_key=session_key, now=now)
-
-    return audit
-
-
-# --- the unit's ongoing cases -----------------------------------------------------------------------
-
-class PatientsUnavailable(Exception):
-    """The person service cannot answer: nothing about patients may be shown (fail closed)."""
-
+# --- the person service down, and objects this user may not see ------------------------------------
 
 # the heading of the "could not be fetched" page, by the page that could not be shown (endpoint prefix)
 UNAVAILABLE_HEADINGS = (
@@ -172,58 +146,10 @@ def patients_unavailable(_error):
     return render_template("rehab/unavailable.html", heading=heading), 503
 
 
-def _person_facts(pnrs) -> dict[str, rehab.PersonFacts]:
-    try:
-        found = current_app.extensions["person_service"].lookup(pnrs)
-    except PersonServiceUnavailable as err:
-        log.warning("person service unavailable: %s", err)
-        raise PatientsUnavailable() from None
-    return {p: rehab.PersonFacts(i.personnummer, i.name, i.protected, i.deceased, i.validation_person)
-            for p, i in found.items()}
-
-
-def unit_rows(settings: sick_leave.Settings) -> list[rehab.CaseRow]:
-    """The ongoing cases the logged-in user may see on their unit, as display rows (raises
-    PatientsUnavailable when the person service cannot answer).
-
-    The engine's input and its cases are reused between requests while the units' data versions are
-    unchanged (repository.rehab.ComputedCache); PU-tjänsten, FK's questions and the access rules are
-    asked afresh on every request."""
-    today = _clock().today()
-    session = db.session()
-    cache = current_app.extensions["rehab_cache"]
-    scope = store.unit_scope(session, current_user.unit_id)
-    since = today - timedelta(days=settings.max_days_since_sjukfall_end)
-    base = (store.scope_versions(session, scope), current_user.provider_id, since)
-    data = cache.get(("input",) + base, lambda: store.unit_certificates(
-        session, _registry(), unit_ids=scope, provider_id=current_user.provider_id, since=since))
-    facts = _person_facts(data.patients)
-    validation = frozenset(p for p, f in facts.items() if f.validation_person)
-    doctor = current_user.hsa_id if current_user.role == access.LAKARE else None
-
-    def compute():
-        records = [r if r.certificate.patient_id not in validation
-                   else sick_leave.CertificateRecord(r.certificate, r.type_code, r.revoked, r.replaced_by, True)
-                   for r in data.records]
-        return sick_leave.unit_cases(sick_leave.counting(records), today, settings, doctor_id=doctor)
-
-    cases = cache.get(("cases",) + base + (today, settings, doctor, validation), compute)
-    ids = {c for case in cases for c in case.certificate_ids}
-    counts = rehab.question_counts(store.fk_messages(session, ids, today, unit_ids=scope), today)
-    names = store.staff_names(session, {case.doctor_id for case in cases})
-    return rehab.visible_rows(cases, facts, _viewer(), today, doctor_names=names, questions=counts)
-
-
-@dataclass(frozen=True)
-class OngoingList:
-    """The ongoing list as the user asked for it: every matching row in the on-screen order (the page
-    shows 100 of them at a time, the exports all), the visible columns, and the doctor filter's choices."""
-
-    filters: rehab.Filters
-    rows: list[rehab.CaseRow]
-    total: int
-    columns: list[str]
-    doctors: list[tuple[str | None, str]]
+@bp.errorhandler(NotVisible)
+def not_visible(_error):
+    """Another unit's or another doctor's patient, certificate or question: the same 404 as none at all."""
+    return render_error(404)
 
 
 def ongoing_filters() -> tuple[rehab.Filters, list[tuple[str, str]]]:
@@ -232,14 +158,6 @@ def ongoing_filters() -> tuple[rehab.Filters, list[tuple[str, str]]]:
     # the form's checkbox sends personuppgifter=0 (a hidden field) and then 1 when ticked: the last counts
     show_personal = "0" not in request.args.getlist("personuppgifter")[-1:]
     return replace(filters, show_personal=show_personal), errors
-
-
-def ongoing_list(filters: rehab.Filters) -> OngoingList:
-    """The rows and columns the page and both exports show (raises PatientsUnavailable)."""
-    rows = unit_rows(_settings())
-    doctors = sorted({(r.doctor_id, r.doctor_name) for r in rows}, key=lambda d: d[1] or "")
-    shown = rehab.sort_rows(rehab.apply_filters(rows, filters), filters.sort, filters.order)
-    return OngoingList(filters, shown, len(rows), rehab.columns(_viewer(), filters.show_personal), doctors)
 
 
 def page_of(rows: list) -> tuple[list, int, int]:
@@ -254,117 +172,40 @@ def page_of(rows: list) -> tuple[list, int, int]:
 @staff_required
 def ongoing():
     filters, errors = ongoing_filters()
-    result = ongoing_list(filters)
-    shown = result.rows
-    page_rows, number, count = page_of(shown)
-    _pdl([(r.patient_pnr, r.case.unit_id) for r in page_rows], pdl_rules.SJUKFALL)
-    status = 400 if errors else 200
-    return page_or_fragment("rehab/ongoing.html", "results", rows=page_rows, total=result.total, matched=len(shown),
-                            filters=filters, errors=errors, doctors=result.doctors, show_personal=filters.show_personal,
-                            chapters=diagnosis.CHAPTERS,
+    data = gateway()
+    result = data.ongoing(filters)
+    page_rows, number, count = page_of(result.rows)
+    data.cases_shown(page_rows)
+    return page_or_fragment("rehab/ongoing.html", "results", rows=page_rows, total=result.total,
+                            matched=len(result.rows), filters=filters, errors=errors, doctors=result.doctors,
+                            show_personal=filters.show_personal, chapters=diagnosis.CHAPTERS,
                             page_number=number, page_count=count, today=_clock().today(),
-                            token=patient_token, degree_steps=rehab.degree_steps), status
+                            token=patient_token, degree_steps=rehab.degree_steps), 400 if errors else 200
 
 
 # --- the patient view ------------------------------------------------------------------------------
 
-def own_case_certificates(pnr: str) -> set[str]:
-    """The certificates of the logged-in doctor's own sick-leave cases of this patient (any time): the
-    cases whose deciding certificate they signed."""
-    data = store.patient_sick_leave(db.session(), _registry(), pnr, current_user.provider_id)
-    cases = sick_leave.patient_cases(sick_leave.counting(data.records), _clock().today(), _settings())
-    return {cid for c in cases if c.doctor_id == current_user.hsa_id for cid in c.certificate_ids}
-
-
-def may_open_patient(pnr: str) -> bool:
-    """The patient view's gate beyond the identity rules: a coordinator, or a doctor whose list shows the
-    patient (a case whose deciding certificate they signed: the list's rule, not any certificate)."""
-    if current_user.role != access.LAKARE:
-        return True
-    return any(row.patient_pnr == pnr for row in unit_rows(_settings()))
-
-
-def readable_certificates(pnr: str, certificates) -> set[str]:
-    """The ids among these certificates (of this patient) whose content this user may open."""
-    viewer = _viewer()
-    scope = store.unit_scope(db.session(), current_user.unit_id)
-    own = own_case_certificates(pnr) if not viewer.is_coordinator else set()
-    return {c.id for c in certificates
-            if rehab.may_read_certificate(viewer, unit_id=c.unit_id, staff_id=c.staff_id, certificate_id=c.id,
-                                          unit_scope=scope, own_case_certificate_ids=own)}
-
-
-def _patient_or_404(pnr: str) -> rehab.PersonFacts:
-    """The patient, if this user may see them at all (same rules as the list), else 404 (raises
-    PatientsUnavailable when the person service cannot answer)."""
-    person = _person_facts([pnr]).get(pnr)
-    if not rehab.may_see_patient(person, _viewer()):
-        abort(404)
-    # a doctor's patient unknown to the person service: shown without a name
-    return person or rehab.PersonFacts(pnr, rehab.UNKNOWN_NAME)
-
-
 @bp.get("/patient/<token>")
 @staff_required
 def patient(token: str):
-    pnr = patient_from_token(token)
-    person = _patient_or_404(pnr)
-    session = db.session()
-    today = _clock().today()
-    data = store.patient_sick_leave(session, _registry(), pnr, current_user.provider_id)
-    scope = set(store.unit_scope(session, current_user.unit_id))
-    rows = store.patient_certificates(session, pnr, current_user.provider_id)
-    if not any(r.unit_id in scope for r in rows):
-        abort(404)  # not a patient of this unit: another unit's patients are not reachable from here
-    counting = sick_leave.counting(data.records) if not person.validation_person else []
-    if not may_open_patient(pnr):
-        abort(404)  # a doctor sees the patients of their own cases only, as the list
-    cases = sick_leave.patient_cases(counting, today, _settings()) if counting else []
-    registry = _registry()
-    certificates = [r for r in rows if r.revoked_at is None and registry.get(r.type_code)
-                    and registry[r.type_code].rehab != "none"]
-    # läkarutlåtanden have a tab of their own (?flik=lakarutlatanden; a plain link, no script needed)
-    tab = "lakarutlatanden" if request.args.get("flik") == "lakarutlatanden" else "intyg"
-    statements = [c for c in certificates if registry[c.type_code].rehab == "lakarutlatande"]
-    certificates = [c for c in certificates if registry[c.type_code].rehab != "lakarutlatande"]
-    from .questions import patient_questions
-    open_questions = patient_questions(pnr, person, cases, scope)
-    # one record per kind of data and unit that owns it: the cases, every unit whose certificates are
-    # listed (other units' too, with limited information), and the läkarutlåtanden on their tab
-    _pdl([(pnr, current_user.unit_id)], pdl_rules.SJUKFALL)
-    _pdl([(pnr, unit) for unit in sorted({c.unit_id for c in certificates})], pdl_rules.INTYG)
-    if tab == "lakarutlatanden" and statements:
-        _pdl([(pnr, unit) for unit in sorted({c.unit_id for c in statements})], pdl_rules.LAKARUTLATANDE)
-    unit_names = dict(session.execute(select(CareUnit.hsa_id, CareUnit.name).where(
-        CareUnit.hsa_id.in_({c.unit_id for c in certificates + statements}))).all())
     from ..domain.questions import case_counts
-    return render_template("rehab/patient.html", person=person, pnr=pnr, cases=cases, certificates=certificates,
-                           today=today, unit_names=unit_names,
-                           token=token, masked=person.protected,
-                           doctor_names=store.staff_names(session, {c.staff_id for c in certificates + statements}),
-                           age=persons.age(pnr, today), gender=persons.gender(pnr), registry=registry,
-                           own_units=scope, tab=tab, statements=statements, open_questions=open_questions,
-                           case_counts=case_counts, readable=readable_certificates(pnr, certificates + statements))
+
+    tab = "lakarutlatanden" if request.args.get("flik") == "lakarutlatanden" else "intyg"
+    view = gateway().patient(patient_from_token(token), tab)
+    return render_template("rehab/patient.html", person=view.person, pnr=view.pnr, cases=view.cases,
+                           certificates=view.certificates, today=_clock().today(), unit_names=view.unit_names,
+                           token=token, masked=view.person.protected, doctor_names=view.doctor_names,
+                           age=view.age, gender=view.gender, registry=_registry(), own_units=view.own_units, tab=tab,
+                           statements=view.statements, open_questions=view.open_questions, case_counts=case_counts,
+                           readable=view.readable)
 
 
 @bp.get("/patient/<token>/intyg/<certificate_id>")
 @staff_required
 def certificate(token: str, certificate_id: str):
-    from ..repository import certificates as cert_store
-
-    pnr = patient_from_token(token)
-    person = _patient_or_404(pnr)
-    cert = cert_store.one(db.session(), certificate_id)
-    registry = _registry()
-    row = db.session().get(Certificate, certificate_id) if cert is not None else None
-    if (cert is None or row is None or cert.patient_pnr != pnr or cert.revoked_at is not None
-            or row.provider_id != current_user.provider_id or registry[cert.type_code].rehab == "none"
-            or cert.id not in readable_certificates(pnr, [row])):
-        abort(404)  # another unit's certificate, or (for a doctor) another doctor's outside their own cases
-    resource = pdl_rules.LAKARUTLATANDE if registry[cert.type_code].rehab == "lakarutlatande" else pdl_rules.INTYG
-    _pdl([(pnr, cert.unit_id)], resource)
-    return render_template("rehab/certificate.html", cert=cert, ctype=registry[cert.type_code], person=person,
-                           token=token, patient_link=may_open_patient(pnr))
+    cert, person, patient_link = gateway().certificate(patient_from_token(token), certificate_id)
+    return render_template("rehab/certificate.html", cert=cert, ctype=_registry()[cert.type_code], person=person,
+                           token=token, patient_link=patient_link)
 
 
 # --- settings ----------------------------------------------------------------------------------------
@@ -373,13 +214,12 @@ def certificate(token: str, certificate_id: str):
 @staff_required
 def settings():
     session = db.session()
-    row = session.get(UserSettings, current_user.hsa_id)
+    current = settings_store.stored(session, current_user.hsa_id)
     info = hsa_lookup(session, current_user.hsa_id)
     units = access.units_offered(info, _clock().today()) if info else []
     errors: list[tuple[str, str]] = []
-    values = {"max_days_between": str(row.max_days_between_certificates if row else 5),
-              "max_days_since_end": str(row.max_days_since_end if row else 0),
-              "default_unit": (row.default_unit_id if row else None) or ""}
+    values = {"max_days_between": str(current.max_days_between),
+              "max_days_since_end": str(current.max_days_since_end), "default_unit": current.default_unit or ""}
     saved = False
     if request.method == "POST":
         values = {k: request.form.get(k, "") for k in values}
@@ -387,13 +227,9 @@ def settings():
         if values["default_unit"] and values["default_unit"] not in {u.unit_id for u in units}:
             errors.append(("default_unit", "unknown_unit"))
         if not errors:
-            if row is None:
-                row = UserSettings(staff_id=current_user.hsa_id)
-                session.add(row)
-            row.max_days_between_certificates = clean["max_days_between"]
-            row.max_days_since_end = clean["max_days_since_end"]
-            row.default_unit_id = values["default_unit"] or None
-            session.commit()
+            settings_store.save(session, current_user.hsa_id, max_days_between=clean["max_days_between"],
+                                max_days_since_end=clean["max_days_since_end"],
+                                default_unit=values["default_unit"] or None)
             saved = True
     return render_template("rehab/settings.html", values=values, errors=errors, units=units, saved=saved), (
         400 if errors else 200)

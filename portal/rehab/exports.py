@@ -18,7 +18,7 @@ from ..auth.guards import staff_required
 from ..domain import pdl as pdl_rules
 from ..domain import rehab
 from ..i18n import current_language, format_pnr
-from . import _clock, _pdl, bp, occupation_name, ongoing_filters, ongoing_list, patient_name_text
+from . import _clock, bp, gateway, occupation_name, ongoing_filters, patient_name_text
 from . import lakarutlatanden as lu
 
 MIMETYPES = {"pdf": "application/pdf",
@@ -138,10 +138,10 @@ def _ongoing_messages(errors: list[tuple[str, str]]) -> dict[str, str]:
     return out
 
 
-def _send(table: export.Table, fmt: str, list_name: str, patients: list[tuple[str, str]], resource: str):
+def _send(table: export.Table, fmt: str, list_name: str, log_printed):
     lang = current_language()
     data = export.to_pdf(table, lang) if fmt == "pdf" else export.to_xlsx(table)
-    _pdl(patients, resource, pdl_rules.UTSKRIFT)  # logged before anything leaves; raises if it cannot be
+    log_printed()  # "Utskrift" for every patient in the file, before anything leaves; raises if it cannot be
     name = export.filename(STEMS[list_name]["en" if lang == "en" else "sv"], _clock().today(), fmt)
     response = current_app.response_class(data, mimetype=MIMETYPES[fmt])
     response.headers["Content-Disposition"] = f'attachment; filename="{name}"'
@@ -153,18 +153,19 @@ def _ongoing_export(fmt: str):
     filters, errors = ongoing_filters()
     if errors:
         return _invalid(errors, _ongoing_messages(errors), "rehab.ongoing")
-    result = ongoing_list(filters)
-    return _send(ongoing_table(result), fmt, "sjukfall",
-                 [(r.patient_pnr, r.case.unit_id or current_user.unit_id) for r in result.rows], pdl_rules.SJUKFALL)
+    data = gateway()
+    result = data.ongoing(filters)
+    return _send(ongoing_table(result), fmt, "sjukfall", lambda: data.cases_shown(result.rows, pdl_rules.UTSKRIFT))
 
 
 def _lakarutlatanden_export(fmt: str):
     filters, errors = lu.list_filters()
     if errors:
         return _invalid(errors, lu.error_messages(errors), "rehab.lakarutlatanden")
-    result = lu.list_rows(filters)
+    data = gateway()
+    result = data.lakarutlatanden(filters)
     return _send(lakarutlatanden_table(result), fmt, "lakarutlatanden",
-                 [(r.patient_pnr, r.unit_id) for r in result.rows], pdl_rules.LAKARUTLATANDE)
+                 lambda: data.statements_shown(result.rows, pdl_rules.UTSKRIFT))
 
 
 @bp.get("/sjukfall/export.pdf")

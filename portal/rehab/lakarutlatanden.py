@@ -7,61 +7,18 @@ masked. Every patient shown is PDL-logged as "Läsa" / "Läkarutlåtande".
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from flask import request
 from flask_login import current_user
 
-from .. import db
 from ..auth.guards import staff_required
 from ..domain import access, diagnosis, rehab
 from ..domain import lakarutlatanden as rules
-from ..domain import pdl as pdl_rules
 from ..render import page_or_fragment
-from ..repository import lakarutlatanden as lu_store
-from ..repository import rehab as store
-from . import PAGE_SIZE, _clock, _pdl, _person_facts, _registry, _viewer, bp, page_of, patient_token
-
-
-def lakarutlatande_types() -> tuple[str, ...]:
-    """The registry's läkarutlåtanden types (rehab = "lakarutlatande"), in code order."""
-    registry = _registry()
-    return tuple(sorted(code for code in registry.codes() if registry[code].rehab == "lakarutlatande"))
-
-
-@dataclass(frozen=True)
-class LakarutlatandenList:
-    """The list as the user asked for it: every matching row in the on-screen order, the visible
-    columns, how many the user may see in all, and the doctor filter's choices."""
-
-    filters: rules.Filters
-    rows: list[rules.Row]
-    total: int
-    columns: list[str]
-    doctors: list[tuple[str, str]]
+from . import PAGE_SIZE, _registry, bp, gateway, page_of, patient_token
 
 
 def list_filters() -> tuple[rules.Filters, list[tuple[str, str]]]:
-    return rules.parse_filters(request.args.to_dict(flat=False), lakarutlatande_types())
-
-
-def list_rows(filters: rules.Filters) -> LakarutlatandenList:
-    """The rows and columns the page and both exports show (raises PatientsUnavailable)."""
-    session = db.session()
-    today = _clock().today()
-    viewer = _viewer()
-    scope = store.unit_scope(session, current_user.unit_id)
-    stored = lu_store.unit_lakarutlatanden(
-        session, unit_ids=scope, provider_id=current_user.provider_id, type_codes=lakarutlatande_types(),
-        doctor_id=None if viewer.is_coordinator else current_user.hsa_id)
-    facts = _person_facts({s.patient_pnr for s in stored}) if stored else {}
-    questions = rehab.question_counts(store.fk_messages(session, {s.id for s in stored}, today, unit_ids=scope),
-                                      today) if stored else {}
-    names = store.staff_names(session, {s.doctor_id for s in stored})
-    shown, visible = rules.list_rows(stored, facts, viewer, today, filters, doctor_names=names,
-                                     questions=questions)
-    doctors = sorted({(r.doctor_id, r.doctor_name) for r in visible}, key=lambda d: rehab.swedish_key(d[1]))
-    return LakarutlatandenList(filters, shown, len(visible), rules.columns(viewer, filters.show_personal), doctors)
+    return rules.parse_filters(request.args.to_dict(flat=False), gateway().lakarutlatande_types())
 
 
 def type_names() -> dict[str, str]:
@@ -69,7 +26,7 @@ def type_names() -> dict[str, str]:
 
     registry, lang = _registry(), current_language()
     return {code: registry[code].name.get(lang) or registry[code].name.get("sv") or code
-            for code in lakarutlatande_types()}
+            for code in gateway().lakarutlatande_types()}
 
 
 def column_labels() -> dict[str, str]:
@@ -105,10 +62,11 @@ def error_messages(errors: list[tuple[str, str]]) -> dict[str, str]:
 @staff_required
 def lakarutlatanden():
     filters, errors = list_filters()
-    result = list_rows(filters)
+    data = gateway()
+    result = data.lakarutlatanden(filters)
     shown = result.rows
     page_rows, number, count = page_of(shown)
-    _pdl([(r.patient_pnr, r.unit_id) for r in page_rows], pdl_rules.LAKARUTLATANDE)
+    data.statements_shown(page_rows)
     return page_or_fragment(
         "rehab/lakarutlatanden.html", "results", rows=page_rows, total=result.total, matched=len(shown),
         filters=filters, errors=errors, messages=error_messages(errors), columns=result.columns,

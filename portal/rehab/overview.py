@@ -1,7 +1,7 @@
 """Rehabstöd's start page: the unit overview (counts and charts, no patient, no PDL record).
 
 The counts are ``domain.rehab.overview`` over exactly the rows the ongoing list shows this user
-(``unit_rows``: the same roles, protected-identity and person-service rules; a doctor's own cases
+(the gateway's ``unit_rows``: the same roles, protected-identity and person-service rules; a doctor's own cases
 only). The page shows no patient, so it writes no PDL record (domain.md: statistics views are not
 logged). When the person service cannot answer it shows no figures at all, like the list.
 
@@ -21,7 +21,7 @@ from ..auth.guards import staff_required
 from ..domain import charts, diagnosis, rehab
 from ..domain.sick_leave import DEGREES
 from ..i18n import current_language
-from . import _settings, bp, unit_rows
+from . import bp, gateway
 
 
 @bp.app_template_filter("percent")
@@ -71,6 +71,6 @@ def _charts(counts: dict) -> list[dict]:
 @bp.get("/")
 @staff_required
 def start():
-    rows = unit_rows(_settings())
+    rows = gateway().unit_rows()  # counts only: nothing about a patient is shown, nothing logged
     counts = rehab.overview(rows)
     return render_template("rehab/start.html", total=counts["total"], charts=_charts(counts))

@@ -71,6 +71,20 @@ class UnitData:
         return frozenset(r.certificate.patient_id for r in self.records)
 
 
+def unit_names(session: Session, unit_ids) -> dict[str, str]:
+    """Care units' names by HSA-id."""
+    ids = [u for u in set(unit_ids) if u]
+    if not ids:
+        return {}
+    return dict(session.execute(select(CareUnit.hsa_id, CareUnit.name).where(CareUnit.hsa_id.in_(ids))).all())
+
+
+def certificate_row(session: Session, certificate_id: str):
+    """A certificate's id, unit, signing doctor and provider (for the access rules), or None."""
+    return session.execute(select(Certificate.id, Certificate.unit_id, Certificate.staff_id, Certificate.provider_id)
+                           .where(Certificate.id == certificate_id)).first()
+
+
 def staff_names(session: Session, staff_ids) -> dict[str, str]:
     ids = sorted(i for i in staff_ids if i)
     names: dict[str, str] = {}

@@ -43,6 +43,17 @@
     }
   });
 
+  /* A filter with an invalid value answers 400 with the whole page: the error summary and the field's
+     message sit outside the swapped block, and htmx does not swap errors. Load that page instead, as
+     without JavaScript (its error summary then takes focus). */
+  document.addEventListener("htmx:beforeSwap", function (event) {
+    var detail = event.detail;
+    if (detail.xhr && detail.xhr.status === 400 && detail.requestConfig && detail.requestConfig.verb === "get") {
+      detail.shouldSwap = false;
+      window.location.assign(detail.xhr.responseURL || detail.pathInfo.finalRequestPath);
+    }
+  });
+
   /* Idle timeout: poll the status (polling does not extend the session); five minutes before the
      end, open the dialog. "Fortsätt vara inloggad" extends without leaving the page; Esc does too. */
   function sessionWatch() {

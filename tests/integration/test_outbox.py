@@ -11,7 +11,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select, update
 
-from conftest import NOW, LiveServer, free_port, load_demo
+from conftest import NOW, LiveServer, free_port
 from portal import db, recipient_sim
 from portal.domain import sending
 from portal.models import Certificate, CertificateRelation, Person, Send, SimDelivery
@@ -22,9 +22,10 @@ LEASE = 60
 
 
 @pytest.fixture
-def portal(app):
+def portal(demo):
     """The app with the demo data and the recipient simulator, served on a free port: the worker posts to
     PUBLIC_BASE_URL/simulator/<recipient>/intyg (the default RECIPIENT_ENDPOINTS)."""
+    app = demo
     port = free_port()
     app.config.update(PUBLIC_BASE_URL=f"http://127.0.0.1:{port}", RECIPIENT_TIMEOUT=0.5, OUTBOX_LEASE_SECONDS=LEASE,
                       SEND_GIVE_UP_AFTER=86400)
@@ -33,7 +34,6 @@ def portal(app):
         recipient_sim.init_app(app)
     app.extensions["recipient_sim"].reset()
     app.extensions["recipient_sim"].delay = 1.5
-    load_demo(app)
     with LiveServer(app, port):
         yield app
 

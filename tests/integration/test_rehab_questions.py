@@ -11,7 +11,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select, update
 
-from conftest import NOW, LiveServer, free_port, load_demo, session_login
+from conftest import NOW, LiveServer, free_port, session_login
 from portal import db, recipient_sim
 from portal.domain import demo as demo_data
 from portal.models import Certificate, Message, PdlRecord, Person, Send, SimDelivery
@@ -407,15 +407,15 @@ def test_a_complementing_certificate_from_the_intake_handles_the_komplettering(d
 # --- delivery to FK ----------------------------------------------------------------------------------
 
 @pytest.fixture
-def served(app):
+def served(demo):
     """The demo app with the recipient simulator served on a free port (the worker posts over HTTP)."""
+    app = demo
     port = free_port()
     app.config.update(PUBLIC_BASE_URL=f"http://127.0.0.1:{port}", RECIPIENT_TIMEOUT=2, OUTBOX_LEASE_SECONDS=60)
     app.config.pop("RECIPIENT_ENDPOINTS", None)
     if "recipient_sim" not in app.blueprints:
         recipient_sim.init_app(app)
     app.extensions["recipient_sim"].reset()
-    load_demo(app)
     with LiveServer(app, port):
         yield app
 
