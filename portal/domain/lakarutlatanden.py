@@ -4,11 +4,11 @@ filters, sorting and columns.
 Pure: plain data in, plain data out (no Flask, no SQL, no I/O). The identity rules are the ongoing
 list's (``domain.rehab``), used here, not copied:
 
-- Valideringspersoner and deceased patients never appear (``rehab.may_see_patient``).
+- Valideringspersoner and deceased patients never appear (``patient_access.may_see_patient``).
 - A rehab coordinator sees the whole unit, except protected patients and patients unknown to
   PU-tjänsten.
 - A doctor sees only the läkarutlåtanden they signed; their protected patients with the name
-  replaced by ``rehab.MASKED`` ("Sekretessmarkerad uppgift"), unknown ones as ``rehab.UNKNOWN_NAME``.
+  replaced by ``patient_access.MASKED`` ("Sekretessmarkerad uppgift"), unknown ones as ``patient_access.UNKNOWN_NAME``.
   The real name of a protected patient never enters a row.
 - When PU-tjänsten cannot answer, the caller shows nothing about patients and does not call this.
 
@@ -21,20 +21,13 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import date, datetime
 
-from . import diagnosis, rehab
+from . import diagnosis, patient_access
+from . import filter_params as fp
 from . import persons as pnr_rules
-from .rehab import (
-    FROM_AFTER_TO,
-    ORDERS,
-    PersonFacts,
-    Viewer,
-    _choices,
-    _first,
-    _parse_date,
-    _values,
-    display_name,
-    swedish_key,
-)
+from .access import LAKARE, REHABKOORDINATOR
+from .filter_params import FROM_AFTER_TO, swedish_key
+from .ongoing import ORDERS
+from .patient_access import PersonFacts, Viewer, display_name
 
 __all__ = [
     "COLUMN_KEYS", "DEFAULT_ORDER", "DEFAULT_SORT", "PARAMS", "SORT_KEYS", "TYPES",
@@ -80,8 +73,8 @@ class Stored:
 @dataclass(frozen=True)
 class Row:
     """One line of the list as the viewer may see it. ``patient_pnr`` is always the real
-    personnummer (for PDL and the link); ``name`` is the real name, ``rehab.MASKED`` or
-    ``rehab.UNKNOWN_NAME``."""
+    personnummer (for PDL and the link); ``name`` is the real name, ``patient_access.MASKED`` or
+    ``patient_access.UNKNOWN_NAME``."""
 
     certificate_id: str
     type_code: str
@@ -105,7 +98,7 @@ class Row:
 
     @property
     def unknown(self) -> bool:
-        return not self.masked and self.name == rehab.UNKNOWN_NAME
+        return not self.masked and self.name == patient_access.UNKNOWN_NAME
 
     @property
     def unanswered(self) -> int:
@@ -118,13 +111,13 @@ def visible_rows(stored: Iterable[Stored], persons: Mapping[str, PersonFacts], v
     """The läkarutlåtanden the viewer may see, as rows, in the order given.
 
     ``persons``: what PU-tjänsten said, by personnummer (a missing patient is unknown);
-    ``questions``: certificate id -> (komplettering, administrative) from ``rehab.question_counts``.
+    ``questions``: certificate id -> (komplettering, administrative) from ``questions.question_counts``.
     """
     questions = questions or {}
     rows: list[Row] = []
     for s in stored:
         person = persons.get(s.patient_pnr)
-        if not rehab.may_see_patient(person, viewer):
+        if not patient_access.may_see_patient(person, viewer):
             continue
         if not viewer.is_coordinator and s.doctor_id != viewer.hsa_id:
             continue
@@ -148,7 +141,7 @@ def columns(viewer: Viewer, show_personal: bool = True) -> list[str]:
     if not show_personal:
         keys.remove("personnummer")
         keys.remove("namn")
-    if viewer.role not in (rehab.LAKARE, rehab.REHABKOORDINATOR):
+    if viewer.role not in (LAKARE, REHABKOORDINATOR):
         raise ValueError(f"unknown Rehabstöd role {viewer.role!r}")
     return keys
 
@@ -222,25 +215,25 @@ class Filters:
 def parse_filters(args: Mapping[str, Sequence[str]],
                   types: Sequence[str] = TYPES) -> tuple[Filters, list[tuple[str, str]]]:
     """Filters from GET parameters (``request.args.to_dict(flat=False)``), and the errors as
-    (parameter, code): a signing date that is not a real YYYY-MM-DD (``rehab.NOT_A_DATE``); a "from"
-    after its "to" (``rehab.FROM_AFTER_TO`` on the "from"; both then left out). Unknown type, chapter,
+    (parameter, code): a signing date that is not a real YYYY-MM-DD (``filter_params.NOT_A_DATE``); a "from"
+    after its "to" (``filter_params.FROM_AFTER_TO`` on the "from"; both then left out). Unknown type, chapter,
     sort and order values are dropped; "Visa personuppgifter": the last value of the parameter
     counts (the form sends a hidden 0 and then 1 when ticked)."""
     errors: list[tuple[str, str]] = []
-    signed_from = _parse_date(_first(args, PARAMS["signed_from"]), PARAMS["signed_from"], errors)
-    signed_to = _parse_date(_first(args, PARAMS["signed_to"]), PARAMS["signed_to"], errors)
+    signed_from = fp.parse_date(fp.first(args, PARAMS["signed_from"]), PARAMS["signed_from"], errors)
+    signed_to = fp.parse_date(fp.first(args, PARAMS["signed_to"]), PARAMS["signed_to"], errors)
     if signed_from is not None and signed_to is not None and signed_from > signed_to:
         errors.append((PARAMS["signed_from"], FROM_AFTER_TO))
         signed_from = signed_to = None
     raw_personal = args.get(PARAMS["show_personal"]) or []
     if isinstance(raw_personal, str):
         raw_personal = [raw_personal]
-    sort = _first(args, PARAMS["sort"])
-    order = _first(args, PARAMS["order"])
+    sort = fp.first(args, PARAMS["sort"])
+    order = fp.first(args, PARAMS["order"])
     filters = Filters(
-        types=_choices(args, PARAMS["types"], tuple(types)),
-        chapters=_choices(args, PARAMS["chapters"], diagnosis.CHAPTER_IDS),
-        doctors=tuple(v for v in _values(args, PARAMS["doctors"]) if len(v) <= 64),
+        types=fp.choices(args, PARAMS["types"], tuple(types)),
+        chapters=fp.choices(args, PARAMS["chapters"], diagnosis.CHAPTER_IDS),
+        doctors=tuple(v for v in fp.values(args, PARAMS["doctors"]) if len(v) <= 64),
         signed_from=signed_from,
         signed_to=signed_to,
         sort=sort if sort in SORT_KEYS else None,

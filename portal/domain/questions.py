@@ -25,17 +25,46 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from .rehab import (
-    ADMINISTRATIVE_SUBJECTS,
-    KOMPLETTERING_SUBJECTS,
-    QUESTION_WINDOW_DAYS,
-    REMINDER,
-    PersonFacts,
-    Viewer,
-    may_see_patient,
-)
+from .patient_access import PersonFacts, Viewer, may_see_patient
+
+# --- FK questions: the subjects, and the unanswered ones per certificate ---------------------------
+
+QUESTION_WINDOW_DAYS = 90
+KOMPLETTERING_SUBJECTS = frozenset({"KOMPLT"})
+ADMINISTRATIVE_SUBJECTS = frozenset({"AVSTMN", "KONTKT", "OVRIGT"})
+REMINDER = "PAMINN"
+
+
+def question_counts(messages: Iterable[Mapping[str, Any]],
+                    today: date) -> dict[str, tuple[int, int]]:
+    """Unanswered FK questions per certificate id: (komplettering, administrative).
+
+    Counted: sent by FK (not CARE), on or after today - 90 days, not answered and not handled;
+    reminders (PAMINN) and unknown subjects are not counted. KOMPLT is komplettering;
+    AVSTMN, KONTKT and OVRIGT are administrative. Certificates without any are left out.
+    """
+    since = today - timedelta(days=QUESTION_WINDOW_DAYS)
+    counts: dict[str, list[int]] = {}
+    for m in messages:
+        if m.get("sender") != "FK" or m.get("answered") or m.get("handled_at") is not None:
+            continue
+        sent = m.get("sent_at")
+        sent_day = sent.date() if isinstance(sent, datetime) else sent
+        if not isinstance(sent_day, date) or sent_day < since:
+            continue
+        subject = m.get("subject")
+        if subject in KOMPLETTERING_SUBJECTS:
+            index = 0
+        elif subject in ADMINISTRATIVE_SUBJECTS:
+            index = 1
+        else:  # PAMINN and anything unknown
+            continue
+        counts.setdefault(m["certificate_id"], [0, 0])[index] += 1
+    return {cid: (k, a) for cid, (k, a) in counts.items()}
+
 
 __all__ = [
+    "ADMINISTRATIVE_SUBJECTS", "KOMPLETTERING_SUBJECTS", "QUESTION_WINDOW_DAYS", "REMINDER", "question_counts",
     "ANSWER_MAX", "COMPLEMENTED", "SUBJECTS", "Question", "Thread", "answer_payload", "answer_refusal", "case_counts",
     "doctor_may_see", "filter_subjects", "handle_refusal", "idempotency_key", "is_open", "may_see", "open_questions",
     "parse_subjects",

@@ -1,0 +1,34 @@
+"""Rehabstöd's settings per user: checking the settings form. Pure."""
+from __future__ import annotations
+
+from .filter_params import MISSING, parse_int
+from .sick_leave import DAYS_AFTER_END_RANGE, GAP_RANGE
+
+# --- Settings ----------------------------------------------------------------------------------
+
+SETTING_DEFAULTS = {"max_days_between": 5, "max_days_since_end": 0}
+_SETTING_RANGES = {"max_days_between": GAP_RANGE, "max_days_since_end": DAYS_AFTER_END_RANGE}
+
+
+def validate_settings(max_days_between: str | None,
+                      max_days_since_end: str | None) -> tuple[dict[str, int],
+                                                                list[tuple[str, str]]]:
+    """Check the settings form: "Antal dagar mellan intyg" a whole number 0-90 (default 5) and
+    "Visa nyligen avslutade sjukfall" 0-14 (default 0).
+
+    Returns ({"max_days_between": int, "max_days_since_end": int} for the valid fields, errors as
+    (field, code)): ``MISSING`` for an empty field, ``NOT_A_NUMBER``, ``OUT_OF_RANGE``. Save only
+    when there are no errors. The defaults are in ``SETTING_DEFAULTS``.
+    """
+    values: dict[str, int] = {}
+    errors: list[tuple[str, str]] = []
+    for name, raw in (("max_days_between", max_days_between),
+                      ("max_days_since_end", max_days_since_end)):
+        raw = (raw or "").strip()
+        if not raw:
+            errors.append((name, MISSING))
+            continue
+        number = parse_int(raw, name, _SETTING_RANGES[name], errors)
+        if number is not None:
+            values[name] = number
+    return values, errors
