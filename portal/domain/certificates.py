@@ -8,6 +8,7 @@ from datetime import date, datetime, timedelta
 from typing import Iterable
 
 from . import certificate_types as ct
+from . import filter_params
 
 NEW_DAYS = 14  # "Nytt": signed in the last 14 days
 
@@ -130,7 +131,7 @@ class Filters:
 
     def without(self, param: str, value: str | None = None) -> list[tuple[str, str]]:
         """``as_query()`` without one chosen value (or every value of ``param``): a filter tag's link."""
-        return [(p, v) for p, v in self.as_query() if not (p == param and (value is None or v == value))]
+        return filter_params.without(self.as_query(), param, value)
 
     def tags(self) -> list[tuple[str, str, list[tuple[str, str]]]]:
         """Each chosen filter value as (parameter, value, the query without it, the sort kept)."""

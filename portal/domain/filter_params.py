@@ -72,6 +72,11 @@ def parse_date(value: str | None, param: str, errors: list[tuple[str, str]]) -> 
         return None
 
 
+def without(query: list[tuple[str, str]], param: str, value: str | None = None) -> list[tuple[str, str]]:
+    """A list's query without one chosen value (or every value of `param`): the link of a removable tag."""
+    return [(p, v) for p, v in query if not (p == param and (value is None or v == value))]
+
+
 def tags(query: list[tuple[str, str]], without: Callable[[str, str], list[tuple[str, str]]],
          not_filters: frozenset[str]) -> list[tuple[str, str, list[tuple[str, str]]]]:
     """Each chosen filter value as (parameter, value, the query without it): the removable tags (the

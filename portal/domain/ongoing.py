@@ -278,8 +278,7 @@ class Filters:
     def without(self, param: str, value: str | None = None) -> list[tuple[str, str]]:
         """``as_query()`` without one selected value (or every value of ``param``): the link of a
         removable filter tag."""
-        return [(p, v) for p, v in self.as_query()
-                if not (p == param and (value is None or v == value))]
+        return fp.without(self.as_query(), param, value)
 
     def tags(self) -> list[tuple[str, str, list[tuple[str, str]]]]:
         """Each chosen filter value as (parameter, value, the query without it): the removable tags
