@@ -149,3 +149,25 @@ def test_a_question_from_fk_is_answered_in_rehabstod_and_reaches_fk_once(browser
         got = list(s.scalars(select(SimDelivery).where(SimDelivery.idempotency_key == f"answer-{answer.id}")))
     assert len(got) == 1 and got[0].recipient == "FK"
     assert got[0].payload["in_reply_to"] == qid and got[0].payload["text"] == "Ring mottagningen på torsdag."
+
+
+def test_an_integrator_reads_the_reference_by_keyboard(page, lang, live):
+    """The reference page: its contents list leads to each part, an operation's link to the operation,
+    and the OpenAPI document is a keyboard away; axe at 390 and 1280 px."""
+    for width in (1280, 390):
+        page.set_viewport_size({"width": width, "height": 844})
+        page.goto("/api/v1/docs")
+        no_violations(page)
+        tab_to_css(page, "a[href='#operations']")
+        page.keyboard.press("Enter")
+        page.wait_for_function("() => location.hash === '#operations'")
+        tab_to_css(page, "a.app-api__link[href='#registerCertificate']")
+        page.keyboard.press("Enter")
+        page.wait_for_function("() => location.hash === '#registerCertificate'")
+        assert page.locator("#registerCertificate").is_visible()
+        no_violations(page)
+    with page.expect_response(lambda r: r.url.endswith("/api/v1/openapi.json")) as info:
+        page.goto("/api/v1/docs")
+        tab_to_css(page, "a[href$='/api/v1/openapi.json']")
+        page.keyboard.press("Enter")
+    assert info.value.status == 200 and info.value.json()["openapi"] == "3.1.0"
