@@ -6,9 +6,10 @@ the logged-in citizen's own and visible to citizens (certificates.visible_to_cit
 from __future__ import annotations
 
 from flask import Blueprint, abort, current_app, redirect, render_template, request, url_for
+from flask_babel import gettext
 from flask_login import current_user
 
-from .. import db, recipient_name
+from .. import db, list_view, recipient_name
 from ..adapters.person_service import PersonServiceUnavailable
 from ..auth.guards import citizen_required
 from ..domain import certificates as rules
@@ -75,6 +76,9 @@ def _list(archived: bool):
     result.page_items = [replace(c, content=found.get(c.id, c.content)) for c in result.page_items]
     archived_count = len(mine) if archived else len(rules.in_list(_registry(), certs, archived=True))
     return page_or_fragment("citizen/list.html", "results", result=result, filters=filters, archived=archived,
+                            tags=list_view.tags(filters, request.path, result.choices.labels()),
+                            sorts=[(s.key, gettext(s.label)) for s in rules.MODEL.named_sorts],
+                            sent_labels=list_view.value_labels(rules.MODEL, "sent"),
                             year_options=[(str(y), str(y)) for y in result.choices.years],
                             archived_count=archived_count, today=_today(), registry=_registry(),
                             summary_line=rules.summary_line, badges=rules.badges)

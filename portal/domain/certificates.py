@@ -5,10 +5,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from typing import Iterable
+from typing import ClassVar
 
 from . import certificate_types as ct
-from . import filter_params
+from . import list_model
+from .list_model import N_
 
 NEW_DAYS = 14  # "Nytt": signed in the last 14 days
 
@@ -108,47 +109,54 @@ def badges(cert: CertificateView, today: date) -> list[str]:
     return out
 
 
-@dataclass(frozen=True)
-class Filters:
-    """The list's filters: several values each; empty = no filter. Lives in the URL (GET form)."""
+#: Mina intyg's list, declared once: the page and its filter tags read it. Every filter offers only
+#: values found among the citizen's own certificates (given when parsing); nothing is ever an error.
+MODEL = list_model.ListModel(
+    name="mina-intyg",
+    fields=(
+        list_model.Field("types", "typ", list_model.CHOICE, lambda c, v: c.type_code in v, N_("Intygstyp: %(value)s")),
+        list_model.Field("units", "enhet", list_model.CHOICE, lambda c, v: c.unit_id in v, N_("Vårdenhet: %(value)s")),
+        list_model.Field("years", "ar", list_model.CHOICE, lambda c, v: c.signed_at.year in v, N_("År: %(value)s"),
+                         as_int=True),
+        list_model.Field("sent", "skickat", list_model.CHOICE, lambda c, v: ("yes" if c.sent else "no") in v,
+                         "%(value)s", allowed=("yes", "no"), labels={"yes": N_("Skickade"), "no": N_("Inte skickade")}),
+    ),
+    named_sorts=(
+        list_model.Sort("newest", lambda c: (c.signed_at, c.id), "desc", fixed=True, label=N_("Nyast först")),
+        list_model.Sort("oldest", lambda c: (c.signed_at, c.id), "asc", fixed=True, label=N_("Äldst först")),
+    ),
+    default_sort="newest",
+    tie_order=lambda certs: certs,
+    page_size=25,
+    sort_param="sortering",
+    order_param=None,
+)
+PAGE_SIZE = MODEL.page_size
+Page = list_model.Page
 
+
+@dataclass(frozen=True)
+class Filters(list_model.ListFilters):
+    """The list's filters (several values each; empty = no filter) and sort ("newest" when None, or
+    "oldest"). Lives in the URL (GET form)."""
+
+    MODEL: ClassVar[list_model.ListModel] = MODEL
     types: tuple[str, ...] = ()
     units: tuple[str, ...] = ()
     years: tuple[int, ...] = ()
     sent: tuple[str, ...] = ()  # "yes" and/or "no"
-    sort: str = "newest"  # newest | oldest
+    sort: str | None = None  # newest | oldest
 
-    @property
-    def active(self) -> bool:
-        return bool(self.types or self.units or self.years or self.sent)
 
-    def as_query(self) -> list[tuple[str, str]]:
-        q = [("typ", t) for t in self.types] + [("enhet", u) for u in self.units]
-        q += [("ar", str(y)) for y in self.years] + [("skickat", s) for s in self.sent]
-        if self.sort != "newest":
-            q.append(("sortering", self.sort))
-        return q
-
-    def without(self, param: str, value: str | None = None) -> list[tuple[str, str]]:
-        """``as_query()`` without one chosen value (or every value of ``param``): a filter tag's link."""
-        return filter_params.without(self.as_query(), param, value)
-
-    def tags(self) -> list[tuple[str, str, list[tuple[str, str]]]]:
-        """Each chosen filter value as (parameter, value, the query without it, the sort kept)."""
-        return [(p, v, self.without(p, v)) for p, v in self.as_query() if p != "sortering"]
+list_model.check_filters_class(Filters)
 
 
 def parse_filters(args: dict[str, list[str]], choices: "FilterChoices") -> Filters:
     """Read the filters from query parameters; values that are not offered are dropped (never an error)."""
-    def pick(name: str, allowed: Iterable) -> tuple:
-        allowed = list(allowed)
-        return tuple(v for v in dict.fromkeys(args.get(name, [])) if v in allowed)
-
-    years = tuple(int(y) for y in pick("ar", [str(y) for y in choices.years]))
-    sort = (args.get("sortering") or ["newest"])[0]
-    return Filters(types=pick("typ", [t for t, _ in choices.types]), units=pick("enhet", [u for u, _ in choices.units]),
-                   years=years, sent=pick("skickat", ["yes", "no"]),
-                   sort=sort if sort in ("newest", "oldest") else "newest")
+    filters, _errors = list_model.parse(Filters, args, {"types": [t for t, _ in choices.types],
+                                                        "units": [u for u, _ in choices.units],
+                                                        "years": [str(y) for y in choices.years]})
+    return filters
 
 
 @dataclass(frozen=True)
@@ -156,6 +164,10 @@ class FilterChoices:
     types: tuple[tuple[str, str], ...] = ()  # (code, name)
     units: tuple[tuple[str, str], ...] = ()  # (id, name)
     years: tuple[int, ...] = ()
+
+    def labels(self) -> dict[str, dict[str, str]]:
+        """The chosen values' names for the filter tags, by field."""
+        return {"types": dict(self.types), "units": dict(self.units)}
 
 
 def filter_choices(certs: list[CertificateView], type_name) -> FilterChoices:
@@ -167,12 +179,8 @@ def filter_choices(certs: list[CertificateView], type_name) -> FilterChoices:
 
 
 def apply_filters(certs: list[CertificateView], f: Filters) -> list[CertificateView]:
-    out = [c for c in certs
-           if (not f.types or c.type_code in f.types)
-           and (not f.units or c.unit_id in f.units)
-           and (not f.years or c.signed_at.year in f.years)
-           and (not f.sent or ("yes" if c.sent else "no") in f.sent)]
-    return sorted(out, key=lambda c: (c.signed_at, c.id), reverse=f.sort != "oldest")
+    """The certificates that pass the filters, in the chosen order (newest signed first by default)."""
+    return list_model.sort_rows(MODEL, list_model.apply(certs, f), f.sort)
 
 
 @dataclass
@@ -181,7 +189,7 @@ class ListResult:
     total: int = 0  # all in this list, unfiltered
     choices: FilterChoices = field(default_factory=FilterChoices)
     page_items: list[CertificateView] = field(default_factory=list)  # the matches on this page
-    page: Page = field(default_factory=lambda: Page(1, 1))
+    page: list_model.Page = field(default_factory=lambda: list_model.Page(1, 1, MODEL.page_size))
 
 
 def in_list(registry: ct.Registry, certs: list[CertificateView], *, archived: bool) -> list[CertificateView]:
@@ -192,32 +200,8 @@ def in_list(registry: ct.Registry, certs: list[CertificateView], *, archived: bo
 def citizen_list(mine: list[CertificateView], f: Filters, choices: FilterChoices, page: int = 1) -> ListResult:
     """One list (see in_list): filtered, sorted, paged."""
     shown = apply_filters(mine, f)
-    items, pg = paginate(shown, page)
+    items, pg = list_model.paginate(shown, page, MODEL.page_size)
     return ListResult(shown=shown, total=len(mine), choices=choices, page_items=items, page=pg)
-
-
-PAGE_SIZE = 25
-
-
-@dataclass(frozen=True)
-class Page:
-    number: int
-    count: int  # number of pages
-
-    @property
-    def has_previous(self) -> bool:
-        return self.number > 1
-
-    @property
-    def has_next(self) -> bool:
-        return self.number < self.count
-
-
-def paginate(items: list, number: int, size: int = PAGE_SIZE) -> tuple[list, Page]:
-    """One page of a list (page numbers start at 1; out of range means the nearest page)."""
-    count = max(1, -(-len(items) // size))
-    number = min(max(1, number), count)
-    return items[(number - 1) * size: number * size], Page(number, count)
 
 
 def summary_line(ctype: ct.CertificateType, cert: CertificateView) -> tuple[str, object] | None:

@@ -18,44 +18,26 @@ The default order is newest signed first.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import date, datetime
+from typing import ClassVar
 
 from . import diagnosis, patient_access
-from . import filter_params as fp
+from . import list_model as lm
 from . import persons as pnr_rules
 from .access import LAKARE, REHABKOORDINATOR
 from .filter_params import FROM_AFTER_TO, swedish_key
-from .ongoing import ORDERS
+from .list_model import N_
 from .patient_access import PersonFacts, Viewer, display_name
 
 __all__ = [
-    "COLUMN_KEYS", "DEFAULT_ORDER", "DEFAULT_SORT", "PARAMS", "SORT_KEYS", "TYPES",
+    "COLUMN_KEYS", "DEFAULT_ORDER", "DEFAULT_SORT", "MODEL", "PARAMS", "SORT_KEYS", "TYPES",
     "Filters", "Row", "Stored", "apply_filters", "columns", "list_rows", "parse_filters", "sort_rows",
     "visible_rows",
 ]
 
 #: The läkarutlåtanden types of the list (the registry marks them with rehab = "lakarutlatande").
 TYPES = ("FK7800", "FK7801", "FK7802")
-
-#: GET parameter names, by ``Filters`` field.
-PARAMS = {
-    "types": "typ",
-    "chapters": "kapitel",
-    "doctors": "lakare",
-    "signed_from": "signerad_fran",
-    "signed_to": "signerad_till",
-    "sort": "sortera",
-    "order": "ordning",
-    "show_personal": "personuppgifter",
-}
-
-#: The list's columns, in order (all sortable).
-COLUMN_KEYS = ("personnummer", "alder", "namn", "kon", "intygstyp", "diagnos", "signerad", "arenden", "lakare")
-SORT_KEYS = COLUMN_KEYS
-DEFAULT_SORT = "signerad"
-DEFAULT_ORDER = "desc"
-
 
 @dataclass(frozen=True)
 class Stored:
@@ -132,84 +114,78 @@ def visible_rows(stored: Iterable[Stored], persons: Mapping[str, PersonFacts], v
     return rows
 
 
-def columns(viewer: Viewer, show_personal: bool = True) -> list[str]:
-    """The column keys for this viewer, in order: the page and the exports use the same. "lakare" is
-    for coordinators only; "personnummer" and "namn" go when personal data is hidden."""
-    keys = list(COLUMN_KEYS)
-    if not viewer.is_coordinator:
-        keys.remove("lakare")
-    if not show_personal:
-        keys.remove("personnummer")
-        keys.remove("namn")
-    if viewer.role not in (LAKARE, REHABKOORDINATOR):
-        raise ValueError(f"unknown Rehabstöd role {viewer.role!r}")
-    return keys
+# --- The list model: filters, columns, sorting, paging -------------------------------------------
 
+_DATE_ERROR = N_("Ange ett datum som ÅÅÅÅ-MM-DD")
 
-# --- Filters -----------------------------------------------------------------------------------
+#: The läkarutlåtanden list, declared once: the page, its exports and its filter tags read it. The type
+#: filter's choices are the registry's läkarutlåtanden (given when parsing). Dates sort newest first.
+MODEL = lm.ListModel(
+    name="lakarutlatanden",
+    fields=(
+        lm.Field("types", "typ", lm.CHOICE, lambda r, v: r.type_code in v, N_("Intygstyp: %(value)s")),
+        lm.Field("chapters", "kapitel", lm.CHOICE, lambda r, v: r.chapter in v, N_("Diagnoskapitel %(value)s"),
+                 allowed=diagnosis.CHAPTER_IDS),
+        lm.Field("doctors", "lakare", lm.VALUES, lambda r, v: r.doctor_id in v, N_("Läkare: %(value)s")),
+        lm.Field("signed_from", "signerad_fran", lm.DATE, lambda r, v: r.signed >= v, N_("Signerat från %(value)s"),
+                 to="signed_to", error=_DATE_ERROR,
+                 errors={FROM_AFTER_TO: N_("Datumet i Från får inte vara efter datumet i Till")}),
+        lm.Field("signed_to", "signerad_till", lm.DATE, lambda r, v: r.signed <= v, N_("Signerat till %(value)s"),
+                 error=_DATE_ERROR),
+    ),
+    columns=(
+        lm.Column("personnummer", N_("Personnummer"), sort=lambda r: r.patient_pnr, personal=True),
+        lm.Column("alder", N_("Ålder"), lm.NUMBER_CELL, sort=lambda r: r.age),
+        lm.Column("namn", N_("Namn"), sort=lambda r: swedish_key(r.name), personal=True),  # masked: by masking text
+        lm.Column("kon", N_("Kön"), sort=lambda r: r.gender),
+        lm.Column("intygstyp", N_("Intygstyp"), sort=lambda r: r.type_code),
+        lm.Column("diagnos", N_("Diagnos"), sort=lambda r: r.diagnosis),
+        lm.Column("signerad", N_("Signeringsdatum"), lm.DATE_CELL, sort=lambda r: r.signed_at, first="desc"),
+        lm.Column("arenden", N_("Ärenden"), sort=lambda r: r.unanswered),
+        lm.Column("lakare", N_("Läkare"), sort=lambda r: swedish_key(r.doctor_name) or None, coordinators_only=True),
+    ),
+    default_sort="signerad",
+    default_order="desc",
+    # ties: newest signed first, then certificate id
+    tie_order=lambda rows: sorted(sorted(rows, key=lambda r: r.certificate_id), key=lambda r: r.signed_at,
+                                  reverse=True),
+    page_size=100,
+    personal_param="personuppgifter",
+)
 
 
 @dataclass(frozen=True)
-class Filters:
-    """The list's filters, sort and "Visa personuppgifter" switch (empty = no restriction)."""
+class Filters(lm.ListFilters):
+    """The list's filters, sort and "Visa personuppgifter" switch (empty = no restriction; ``MODEL``)."""
 
+    MODEL: ClassVar[lm.ListModel] = MODEL
     types: tuple[str, ...] = ()
     chapters: tuple[str, ...] = ()
     doctors: tuple[str, ...] = ()
     signed_from: date | None = None
     signed_to: date | None = None
     sort: str | None = None
-    order: str = DEFAULT_ORDER
+    order: str = "desc"
     show_personal: bool = True
 
-    @property
-    def active(self) -> bool:
-        return bool(self.types or self.chapters or self.doctors or self.signed_from is not None
-                    or self.signed_to is not None)
 
-    def as_query(self, *, sort: bool = True) -> list[tuple[str, str]]:
-        """The filters as (parameter, value) pairs, defaults left out; ``parse_filters`` reads them back."""
-        pairs: list[tuple[str, str]] = []
-        pairs += [(PARAMS["types"], v) for v in self.types]
-        pairs += [(PARAMS["chapters"], v) for v in self.chapters]
-        pairs += [(PARAMS["doctors"], v) for v in self.doctors]
-        if self.signed_from is not None:
-            pairs.append((PARAMS["signed_from"], self.signed_from.isoformat()))
-        if self.signed_to is not None:
-            pairs.append((PARAMS["signed_to"], self.signed_to.isoformat()))
-        if sort and self.sort is not None:
-            pairs.append((PARAMS["sort"], self.sort))
-        if sort and self.order != DEFAULT_ORDER:
-            pairs.append((PARAMS["order"], self.order))
-        if not self.show_personal:
-            pairs.append((PARAMS["show_personal"], "0"))
-        return pairs
+lm.check_filters_class(Filters)
 
-    def without(self, param: str, value: str | None = None) -> list[tuple[str, str]]:
-        """``as_query()`` without one chosen value (or every value of ``param``): a filter tag's link."""
-        return fp.without(self.as_query(), param, value)
+#: GET parameter names, by ``Filters`` field.
+PARAMS = {f.name: f.param for f in MODEL.fields} | {
+    "sort": MODEL.sort_param, "order": "ordning", "show_personal": "personuppgifter"}
+COLUMN_KEYS = MODEL.column_keys
+SORT_KEYS = MODEL.sort_keys  # all columns
+DEFAULT_SORT = MODEL.default_sort
+DEFAULT_ORDER = MODEL.default_order
 
-    def tags(self) -> list[tuple[str, str, list[tuple[str, str]]]]:
-        """Each chosen filter value as (parameter, value, the query without it): the removable tags."""
-        return [(p, v, self.without(p, v)) for p, v in self.as_query()
-                if p not in (PARAMS["sort"], PARAMS["order"], PARAMS["show_personal"])]
 
-    @property
-    def sort_key(self) -> str:
-        return self.sort or DEFAULT_SORT
-
-    def sort_query(self, key: str) -> list[tuple[str, str]]:
-        """A column header's link: sort by ``key`` (dates newest first, the rest ascending first), and
-        the other way when the list is already sorted by it."""
-        first = "desc" if key == "signerad" else "asc"
-        other = "asc" if first == "desc" else "desc"
-        order = other if self.sort_key == key and self.order == first else first
-        return replace(self, sort=key, order=order).as_query()
-
-    def sort_state(self, key: str) -> str | None:
-        if key != self.sort_key:
-            return None
-        return "ascending" if self.order == "asc" else "descending"
+def columns(viewer: Viewer, show_personal: bool = True) -> list[str]:
+    """The column keys for this viewer, in order: the page and the exports use the same. "lakare" is
+    for coordinators only; "personnummer" and "namn" go when personal data is hidden."""
+    if viewer.role not in (LAKARE, REHABKOORDINATOR):
+        raise ValueError(f"unknown Rehabstöd role {viewer.role!r}")
+    return MODEL.visible_columns(coordinator=viewer.is_coordinator, show_personal=show_personal)
 
 
 def parse_filters(args: Mapping[str, Sequence[str]],
@@ -219,74 +195,19 @@ def parse_filters(args: Mapping[str, Sequence[str]],
     after its "to" (``filter_params.FROM_AFTER_TO`` on the "from"; both then left out). Unknown type, chapter,
     sort and order values are dropped; "Visa personuppgifter": the last value of the parameter
     counts (the form sends a hidden 0 and then 1 when ticked)."""
-    errors: list[tuple[str, str]] = []
-    signed_from = fp.parse_date(fp.first(args, PARAMS["signed_from"]), PARAMS["signed_from"], errors)
-    signed_to = fp.parse_date(fp.first(args, PARAMS["signed_to"]), PARAMS["signed_to"], errors)
-    if signed_from is not None and signed_to is not None and signed_from > signed_to:
-        errors.append((PARAMS["signed_from"], FROM_AFTER_TO))
-        signed_from = signed_to = None
-    raw_personal = args.get(PARAMS["show_personal"]) or []
-    if isinstance(raw_personal, str):
-        raw_personal = [raw_personal]
-    sort = fp.first(args, PARAMS["sort"])
-    order = fp.first(args, PARAMS["order"])
-    filters = Filters(
-        types=fp.choices(args, PARAMS["types"], tuple(types)),
-        chapters=fp.choices(args, PARAMS["chapters"], diagnosis.CHAPTER_IDS),
-        doctors=tuple(v for v in fp.values(args, PARAMS["doctors"]) if len(v) <= 64),
-        signed_from=signed_from,
-        signed_to=signed_to,
-        sort=sort if sort in SORT_KEYS else None,
-        order=order if order in ORDERS else DEFAULT_ORDER,
-        show_personal="0" not in list(raw_personal)[-1:],
-    )
-    return filters, errors
-
-
-def _matches(row: Row, f: Filters) -> bool:
-    if f.types and row.type_code not in f.types:
-        return False
-    if f.chapters and row.chapter not in f.chapters:
-        return False
-    if f.doctors and row.doctor_id not in f.doctors:
-        return False
-    if f.signed_from is not None and row.signed < f.signed_from:
-        return False
-    if f.signed_to is not None and row.signed > f.signed_to:
-        return False
-    return True
+    return lm.parse(Filters, args, {"types": tuple(types)})
 
 
 def apply_filters(rows: Iterable[Row], f: Filters) -> list[Row]:
     """The rows passing every filter (several values of one filter are alternatives; the date range is
     inclusive), in their order."""
-    return [row for row in rows if _matches(row, f)]
-
-
-_SORT_VALUES = {
-    "personnummer": lambda r: r.patient_pnr,
-    "alder": lambda r: r.age,
-    "namn": lambda r: swedish_key(r.name),  # masked rows sort by their masking text
-    "kon": lambda r: r.gender,
-    "intygstyp": lambda r: r.type_code,
-    "diagnos": lambda r: r.diagnosis,
-    "signerad": lambda r: r.signed_at,
-    "arenden": lambda r: r.unanswered,
-    "lakare": lambda r: swedish_key(r.doctor_name) or None,
-}
+    return lm.apply(rows, f)
 
 
 def sort_rows(rows: Iterable[Row], key: str | None = None, order: str | None = None) -> list[Row]:
     """Sorted by a column key ("asc"/"desc"); default newest signed first. Rows without a value (no
     diagnosis) come last either way; ties newest signed first, then certificate id."""
-    key = key if key in _SORT_VALUES else DEFAULT_SORT
-    if order not in ORDERS:
-        order = DEFAULT_ORDER if key == DEFAULT_SORT else "asc"
-    value_of = _SORT_VALUES[key]
-    tie_ordered = sorted(sorted(rows, key=lambda r: r.certificate_id), key=lambda r: r.signed_at, reverse=True)
-    present = [r for r in tie_ordered if value_of(r) is not None]
-    missing = [r for r in tie_ordered if value_of(r) is None]
-    return sorted(present, key=value_of, reverse=order == "desc") + missing
+    return lm.sort_rows(MODEL, rows, key, order)
 
 
 def list_rows(stored: Iterable[Stored], persons: Mapping[str, PersonFacts], viewer: Viewer, today: date,

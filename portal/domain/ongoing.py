@@ -9,14 +9,16 @@ first, which is what a coordinator acts on next.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import date
-from typing import NamedTuple
+from typing import ClassVar, NamedTuple
 
 from . import diagnosis
 from . import filter_params as fp
+from . import list_model as lm
 from . import persons as pnr_rules
-from .filter_params import FROM_AFTER_TO, TOO_LONG, swedish_key
+from .filter_params import swedish_key
+from .list_model import N_
 from .patient_access import UNKNOWN_NAME, PersonFacts, Viewer, check_role, display_name, may_see_patient
 from .sick_leave import DEGREES, SickLeaveCase, clean_diagnosis_code
 
@@ -135,21 +137,6 @@ def degree_steps(row: CaseRow) -> list[tuple[int, bool]]:
     return [(degree, i == row.active_step) for i, degree in enumerate(row.degrees)]
 
 
-def columns(viewer: Viewer, show_personal: bool = True) -> list[str]:
-    """The list's column keys, in order, for this viewer: the page and the exports use the same.
-
-    "lakare" is for coordinators only; "personnummer" and "namn" go when personal data is hidden
-    ("Visa personuppgifter" off).
-    """
-    check_role(viewer)
-    keys = list(COLUMN_KEYS)
-    if not viewer.is_coordinator:
-        keys.remove("lakare")
-    if not show_personal:
-        keys.remove("personnummer")
-        keys.remove("namn")
-    return keys
-
 # --- Length buckets ----------------------------------------------------------------------------
 
 
@@ -180,180 +167,11 @@ def length_bucket(days: int) -> str:
             return bucket.id
     return LENGTH_BUCKETS[0].id  # negative days do not happen; treat as shortest
 
-# --- Filters -----------------------------------------------------------------------------------
-
-#: GET parameter names, by ``Filters`` field.
-PARAMS = {
-    "chapters": "kapitel",
-    "doctors": "lakare",
-    "age_from": "alder_fran",
-    "age_to": "alder_till",
-    "genders": "kon",
-    "lengths": "langd",
-    "end_from": "slut_fran",
-    "end_to": "slut_till",
-    "degrees": "grad",
-    "with_questions": "arenden",
-    "text": "fritext",
-    "sort": "sortera",
-    "order": "ordning",
-    "show_personal": "personuppgifter",
-}
+# --- The list model: filters, columns, sorting, paging -------------------------------------------
 
 GENDERS = ("M", "F")
-ORDERS = ("asc", "desc")
+ORDERS = lm.ORDERS
 
-#: The list's columns, in order ("nr" is the row number and not sortable).
-COLUMN_KEYS = ("nr", "personnummer", "alder", "namn", "kon", "diagnos", "sysselsattning", "start",
-               "slut", "langd", "antal", "grad", "arenden", "lakare")
-#: The sortable columns.
-SORT_KEYS = COLUMN_KEYS[1:]
-DEFAULT_SORT = "slut"
-DEFAULT_ORDER = "asc"
-
-
-@dataclass(frozen=True)
-class Filters:
-    """The list's filters, sort and "Visa personuppgifter" switch, as parsed from the URL.
-
-    Empty tuples and None mean "no restriction". ``sort`` None means ``DEFAULT_SORT``; ``order``
-    is "asc" or "desc".
-    """
-
-    chapters: tuple[str, ...] = ()
-    doctors: tuple[str, ...] = ()
-    age_from: int | None = None
-    age_to: int | None = None
-    genders: tuple[str, ...] = ()
-    lengths: tuple[str, ...] = ()
-    end_from: date | None = None
-    end_to: date | None = None
-    degrees: tuple[int, ...] = ()
-    with_questions: bool = False
-    text: str = ""
-    sort: str | None = None
-    order: str = DEFAULT_ORDER
-    show_personal: bool = True
-
-    @property
-    def active(self) -> bool:
-        """True when any filter restricts the list (sort and the personal-data switch do not)."""
-        return bool(self.chapters or self.doctors or self.age_from is not None
-                    or self.age_to is not None or self.genders or self.lengths
-                    or self.end_from is not None or self.end_to is not None or self.degrees
-                    or self.with_questions or self.text)
-
-    def as_query(self, *, sort: bool = True) -> list[tuple[str, str]]:
-        """The filters as (parameter, value) pairs for links, defaults left out.
-
-        ``parse_filters(as_query())`` gives back the same filters. ``sort=False`` leaves out the
-        sort and order (for the sortable headers' own links).
-        """
-        pairs: list[tuple[str, str]] = []
-        pairs += [(PARAMS["chapters"], v) for v in self.chapters]
-        pairs += [(PARAMS["doctors"], v) for v in self.doctors]
-        if self.age_from is not None:
-            pairs.append((PARAMS["age_from"], str(self.age_from)))
-        if self.age_to is not None:
-            pairs.append((PARAMS["age_to"], str(self.age_to)))
-        pairs += [(PARAMS["genders"], v) for v in self.genders]
-        pairs += [(PARAMS["lengths"], v) for v in self.lengths]
-        if self.end_from is not None:
-            pairs.append((PARAMS["end_from"], self.end_from.isoformat()))
-        if self.end_to is not None:
-            pairs.append((PARAMS["end_to"], self.end_to.isoformat()))
-        pairs += [(PARAMS["degrees"], str(v)) for v in self.degrees]
-        if self.with_questions:
-            pairs.append((PARAMS["with_questions"], "1"))
-        if self.text:
-            pairs.append((PARAMS["text"], self.text))
-        if sort and self.sort is not None:
-            pairs.append((PARAMS["sort"], self.sort))
-        if sort and self.order != DEFAULT_ORDER:
-            pairs.append((PARAMS["order"], self.order))
-        if not self.show_personal:
-            pairs.append((PARAMS["show_personal"], "0"))
-        return pairs
-
-    def without(self, param: str, value: str | None = None) -> list[tuple[str, str]]:
-        """``as_query()`` without one selected value (or every value of ``param``): the link of a
-        removable filter tag."""
-        return fp.without(self.as_query(), param, value)
-
-    def tags(self) -> list[tuple[str, str, list[tuple[str, str]]]]:
-        """Each chosen filter value as (parameter, value, the query without it): the removable tags
-        (the sort and the personal-data switch are not filters, and stay in every tag's query)."""
-        return fp.tags(self.as_query(), self.without, NOT_FILTERS)
-
-    @property
-    def sort_key(self) -> str:
-        """The effective sort column."""
-        return self.sort or DEFAULT_SORT
-
-    def sort_query(self, key: str) -> list[tuple[str, str]]:
-        """The query of a column header's link: sort by ``key``; ascending first, and the other
-        way when the list is already sorted by it."""
-        order = "desc" if self.sort_key == key and self.order == "asc" else "asc"
-        return replace(self, sort=key, order=order).as_query()
-
-    def sort_state(self, key: str) -> str | None:
-        """"ascending" / "descending" for the column the list is sorted by (``aria-sort``)."""
-        if key != self.sort_key:
-            return None
-        return "ascending" if self.order == "asc" else "descending"
-
-#: Parameters that are not filters: never shown as removable tags.
-NOT_FILTERS = frozenset({PARAMS["sort"], PARAMS["order"], PARAMS["show_personal"]})
-
-def parse_filters(args: Mapping[str, Sequence[str]]) -> tuple[Filters, list[tuple[str, str]]]:
-    """Filters from GET parameters (``request.args.to_dict(flat=False)``), and the errors.
-
-    Errors are (parameter, code): an age that is not a whole number (``NOT_A_NUMBER``) or not
-    0-120 (``OUT_OF_RANGE``), a date that is not a real YYYY-MM-DD (``NOT_A_DATE``), a "from"
-    after its "to" (``FROM_AFTER_TO``, on the "from" parameter; both are then left out), a free
-    text over 100 characters (``TOO_LONG``). Invalid values are left out of the filters, so the
-    page lists by the valid ones. Unknown choice values (chapter, gender, length, degree, sort,
-    order) are dropped silently; single-value parameters take their first non-empty value.
-    """
-    errors: list[tuple[str, str]] = []
-
-    age_from = fp.parse_int(fp.first(args, PARAMS["age_from"]), PARAMS["age_from"], AGE_RANGE, errors)
-    age_to = fp.parse_int(fp.first(args, PARAMS["age_to"]), PARAMS["age_to"], AGE_RANGE, errors)
-    if age_from is not None and age_to is not None and age_from > age_to:
-        errors.append((PARAMS["age_from"], FROM_AFTER_TO))
-        age_from = age_to = None
-
-    end_from = fp.parse_date(fp.first(args, PARAMS["end_from"]), PARAMS["end_from"], errors)
-    end_to = fp.parse_date(fp.first(args, PARAMS["end_to"]), PARAMS["end_to"], errors)
-    if end_from is not None and end_to is not None and end_from > end_to:
-        errors.append((PARAMS["end_from"], FROM_AFTER_TO))
-        end_from = end_to = None
-
-    text = " ".join((fp.first(args, PARAMS["text"]) or "").split())
-    if len(text) > MAX_FREE_TEXT:
-        errors.append((PARAMS["text"], TOO_LONG))
-        text = ""
-
-    sort = fp.first(args, PARAMS["sort"])
-    order = fp.first(args, PARAMS["order"])
-    filters = Filters(
-        chapters=fp.choices(args, PARAMS["chapters"], diagnosis.CHAPTER_IDS),
-        doctors=tuple(v for v in fp.values(args, PARAMS["doctors"]) if len(v) <= 64),
-        age_from=age_from,
-        age_to=age_to,
-        genders=fp.choices(args, PARAMS["genders"], GENDERS),
-        lengths=fp.choices(args, PARAMS["lengths"], LENGTH_IDS),
-        end_from=end_from,
-        end_to=end_to,
-        degrees=tuple(int(v) for v in fp.choices(args, PARAMS["degrees"],
-                                                tuple(str(d) for d in DEGREES))),
-        with_questions=fp.first(args, PARAMS["with_questions"]) == "1",
-        text=text,
-        sort=sort if sort in SORT_KEYS else None,
-        order=order if order in ORDERS else DEFAULT_ORDER,
-        show_personal=fp.first(args, PARAMS["show_personal"]) != "0",
-    )
-    return filters, errors
 
 def _digits(text: str) -> str:
     return text.replace("-", "").replace("+", "")
@@ -371,63 +189,131 @@ def _term_matches(row: CaseRow, term: str) -> bool:
     return bool(code and row.diagnosis and code in row.diagnosis)
 
 
-def _matches(row: CaseRow, f: Filters) -> bool:
-    if f.chapters and row.chapter not in f.chapters:
-        return False
-    if f.doctors and row.doctor_id not in f.doctors:
-        return False
-    if f.age_from is not None and row.age < f.age_from:
-        return False
-    if f.age_to is not None and row.age > f.age_to:
-        return False
-    if f.genders and row.gender not in f.genders:
-        return False
-    if f.lengths and row.length_bucket not in f.lengths:
-        return False
-    if f.end_from is not None and row.end < f.end_from:
-        return False
-    if f.end_to is not None and row.end > f.end_to:
-        return False
-    if f.degrees and row.active_degree not in f.degrees:
-        return False
-    if f.with_questions and not row.unanswered:
-        return False
-    if f.text and not all(_term_matches(row, term) for term in f.text.split()):
-        return False
-    return True
+_AGE_ERRORS = {fp.FROM_AFTER_TO: N_("Åldern i Från får inte vara högre än åldern i Till")}
+_AGE_ERROR = N_("Ange en ålder mellan 0 och 120")
+_DATE_ERRORS = {fp.FROM_AFTER_TO: N_("Datumet i Från får inte vara efter datumet i Till")}
+_DATE_ERROR = N_("Ange ett datum som ÅÅÅÅ-MM-DD")
+
+#: The ongoing list, declared once: the page, its exports and its filter tags read it. The free text
+#: matches every word against the name (not a masked or unknown one), the personnummer or the diagnosis
+#: code; the degree filter is today's degree (a recently ended case has none and passes no degree
+#: filter). Masked rows carry only the masking text, so they sort as "Sekretessmarkerad uppgift".
+MODEL = lm.ListModel(
+    name="sjukfall",
+    fields=(
+        lm.Field("chapters", "kapitel", lm.CHOICE, lambda r, v: r.chapter in v, N_("Diagnoskapitel %(value)s"),
+                 allowed=diagnosis.CHAPTER_IDS),
+        lm.Field("doctors", "lakare", lm.VALUES, lambda r, v: r.doctor_id in v, N_("Läkare: %(value)s")),
+        lm.Field("age_from", "alder_fran", lm.INT, lambda r, v: r.age >= v, N_("Ålder från %(value)s"),
+                 bounds=AGE_RANGE, to="age_to", error=_AGE_ERROR, errors=_AGE_ERRORS),
+        lm.Field("age_to", "alder_till", lm.INT, lambda r, v: r.age <= v, N_("Ålder till %(value)s"),
+                 bounds=AGE_RANGE, error=_AGE_ERROR),
+        lm.Field("genders", "kon", lm.CHOICE, lambda r, v: r.gender in v, N_("Kön: %(value)s"),
+                 allowed=GENDERS, labels={"F": N_("Kvinna"), "M": N_("Man")}),
+        lm.Field("lengths", "langd", lm.CHOICE, lambda r, v: r.length_bucket in v,
+                 N_("Sjukskrivningslängd: %(value)s"), allowed=tuple(b.id for b in LENGTH_BUCKETS),
+                 labels={"lt90": N_("Under 90 dagar"), "90-180": N_("Dag 90–180"), "181-365": N_("Dag 181–365"),
+                         "gt365": N_("Över 365 dagar")}),
+        lm.Field("end_from", "slut_fran", lm.DATE, lambda r, v: r.end >= v, N_("Slutdatum från %(value)s"),
+                 to="end_to", error=_DATE_ERROR, errors=_DATE_ERRORS),
+        lm.Field("end_to", "slut_till", lm.DATE, lambda r, v: r.end <= v, N_("Slutdatum till %(value)s"),
+                 error=_DATE_ERROR),
+        lm.Field("degrees", "grad", lm.CHOICE, lambda r, v: r.active_degree in v, N_("Grad idag: %(value)s %%"),
+                 allowed=tuple(str(d) for d in DEGREES), as_int=True),
+        lm.Field("with_questions", "arenden", lm.FLAG, lambda r, v: bool(r.unanswered),
+                 N_("Med obesvarade ärenden")),
+        lm.Field("text", "fritext", lm.TEXT, lambda r, v: all(_term_matches(r, t) for t in v.split()),
+                 N_("Sök: %(value)s"), max_length=MAX_FREE_TEXT,
+                 errors={fp.TOO_LONG: N_("Skriv högst 100 tecken i sökfältet")}),
+    ),
+    columns=(
+        lm.Column("nr", "#", lm.NUMBER_CELL),
+        lm.Column("personnummer", N_("Personnummer"), sort=lambda r: r.patient_pnr, personal=True),
+        lm.Column("alder", N_("Ålder"), lm.NUMBER_CELL, sort=lambda r: r.age),
+        lm.Column("namn", N_("Namn"), sort=lambda r: swedish_key(r.name), personal=True),
+        lm.Column("kon", N_("Kön"), sort=lambda r: r.gender),
+        lm.Column("diagnos", N_("Diagnos"), sort=lambda r: r.diagnosis),
+        lm.Column("sysselsattning", N_("Sysselsättning"), sort=lambda r: ",".join(r.occupation) or None),
+        lm.Column("start", N_("Startdatum"), lm.DATE_CELL, sort=lambda r: r.start),
+        lm.Column("slut", N_("Slutdatum"), lm.DATE_CELL, sort=lambda r: r.end),
+        lm.Column("langd", N_("Längd"), lm.DAYS_CELL, sort=lambda r: r.days),
+        lm.Column("antal", N_("Antal intyg"), lm.NUMBER_CELL, sort=lambda r: r.certificate_count),
+        lm.Column("grad", N_("Grad"), sort=lambda r: r.active_degree),
+        lm.Column("arenden", N_("Ärenden"), sort=lambda r: r.unanswered),
+        lm.Column("lakare", N_("Läkare"), sort=lambda r: swedish_key(r.doctor_name) or None, coordinators_only=True),
+    ),
+    default_sort="slut",
+    default_order="asc",
+    tie_order=lambda rows: sorted(rows, key=lambda r: (r.end, r.start, r.patient_pnr)),
+    page_size=100,
+    personal_param="personuppgifter",
+)
+
+
+@dataclass(frozen=True)
+class Filters(lm.ListFilters):
+    """The list's filters, sort and "Visa personuppgifter" switch, as parsed from the URL (``MODEL``).
+
+    Empty tuples and None mean "no restriction". ``sort`` None means ``DEFAULT_SORT``; ``order``
+    is "asc" or "desc".
+    """
+
+    MODEL: ClassVar[lm.ListModel] = MODEL
+    chapters: tuple[str, ...] = ()
+    doctors: tuple[str, ...] = ()
+    age_from: int | None = None
+    age_to: int | None = None
+    genders: tuple[str, ...] = ()
+    lengths: tuple[str, ...] = ()
+    end_from: date | None = None
+    end_to: date | None = None
+    degrees: tuple[int, ...] = ()
+    with_questions: bool = False
+    text: str = ""
+    sort: str | None = None
+    order: str = "asc"
+    show_personal: bool = True
+
+
+lm.check_filters_class(Filters)
+
+#: GET parameter names, by ``Filters`` field.
+PARAMS = {f.name: f.param for f in MODEL.fields} | {
+    "sort": MODEL.sort_param, "order": "ordning", "show_personal": "personuppgifter"}
+COLUMN_KEYS = MODEL.column_keys
+SORT_KEYS = MODEL.sort_keys  # every column but "nr"
+DEFAULT_SORT = MODEL.default_sort
+DEFAULT_ORDER = MODEL.default_order
+#: Parameters that are not filters: never shown as removable tags.
+NOT_FILTERS = MODEL.not_filters
+
+
+def columns(viewer: Viewer, show_personal: bool = True) -> list[str]:
+    """The list's column keys, in order, for this viewer: the page and the exports use the same.
+
+    "lakare" is for coordinators only; "personnummer" and "namn" go when personal data is hidden
+    ("Visa personuppgifter" off).
+    """
+    check_role(viewer)
+    return MODEL.visible_columns(coordinator=viewer.is_coordinator, show_personal=show_personal)
+
+
+def parse_filters(args: Mapping[str, Sequence[str]]) -> tuple[Filters, list[tuple[str, str]]]:
+    """Filters from GET parameters (``request.args.to_dict(flat=False)``), and the errors.
+
+    Errors are (parameter, code): an age that is not a whole number (``NOT_A_NUMBER``) or not
+    0-120 (``OUT_OF_RANGE``), a date that is not a real YYYY-MM-DD (``NOT_A_DATE``), a "from"
+    after its "to" (``FROM_AFTER_TO``, on the "from" parameter; both are then left out), a free
+    text over 100 characters (``TOO_LONG``). Invalid values are left out of the filters, so the
+    page lists by the valid ones. Unknown choice values (chapter, gender, length, degree, sort,
+    order) are dropped silently; single-value parameters take their first non-empty value.
+    """
+    return lm.parse(Filters, args)
 
 
 def apply_filters(rows: Iterable[CaseRow], f: Filters) -> list[CaseRow]:
-    """The rows that pass every filter, in their order.
-
-    Several values of one filter are alternatives (chapter F or M); different filters must all
-    hold. Ranges are inclusive. The degree filter is today's degree (a recently ended case has
-    none and passes no degree filter). Free text: every word must match the name (not a masked
-    or unknown one), the personnummer or the diagnosis code.
-    """
-    return [row for row in rows if _matches(row, f)]
-
-# --- Sorting -----------------------------------------------------------------------------------
-
-# Swedish alphabetical order: ... x y z å ä ö; é sorts as e, ü as y. The three Swedish letters
-# map to the characters right after "z" in code-point order.
-
-_SORT_VALUES = {
-    "personnummer": lambda r: r.patient_pnr,
-    "alder": lambda r: r.age,
-    # Masked rows carry only the masking text, so they sort as "Sekretessmarkerad uppgift".
-    "namn": lambda r: swedish_key(r.name),
-    "kon": lambda r: r.gender,
-    "diagnos": lambda r: r.diagnosis,
-    "sysselsattning": lambda r: ",".join(r.occupation) or None,
-    "start": lambda r: r.start,
-    "slut": lambda r: r.end,
-    "langd": lambda r: r.days,
-    "antal": lambda r: r.certificate_count,
-    "grad": lambda r: r.active_degree,
-    "arenden": lambda r: r.unanswered,
-    "lakare": lambda r: swedish_key(r.doctor_name) or None,
-}
+    """The rows that pass every filter, in their order (see ``MODEL``)."""
+    return lm.apply(rows, f)
 
 
 def sort_rows(rows: Iterable[CaseRow], key: str | None = None,
@@ -438,13 +324,7 @@ def sort_rows(rows: Iterable[CaseRow], key: str | None = None,
     unknown order: ascending. Rows without a value (no diagnosis, no degree today) come last
     either way. Ties: end date, start date, personnummer, ascending.
     """
-    key = key if key in _SORT_VALUES else DEFAULT_SORT
-    descending = order == "desc"
-    value_of = _SORT_VALUES[key]
-    tie_ordered = sorted(rows, key=lambda r: (r.end, r.start, r.patient_pnr))
-    present = [r for r in tie_ordered if value_of(r) is not None]
-    missing = [r for r in tie_ordered if value_of(r) is None]
-    return sorted(present, key=value_of, reverse=descending) + missing
+    return lm.sort_rows(MODEL, rows, key, order)
 
 # --- The list in one call ----------------------------------------------------------------------
 

@@ -22,6 +22,7 @@ from .ongoing import (
                             LENGTH_BUCKETS,
                             LENGTH_IDS,
                             MAX_FREE_TEXT,
+                            MODEL,
                             NOT_FILTERS,
                             ORDERS,
                             PARAMS,
@@ -53,7 +54,7 @@ from .rehab_settings import SETTING_DEFAULTS, validate_settings
 
 __all__ = [
     "ADMINISTRATIVE_SUBJECTS", "AGE_RANGE", "COLUMN_KEYS", "DEFAULT_ORDER", "DEFAULT_SORT", "FROM_AFTER_TO",
-    "GENDERS", "KOMPLETTERING_SUBJECTS", "LENGTH_BUCKETS", "LENGTH_IDS", "MASKED", "MAX_FREE_TEXT", "MISSING",
+    "GENDERS", "KOMPLETTERING_SUBJECTS", "LENGTH_BUCKETS", "LENGTH_IDS", "MASKED", "MAX_FREE_TEXT", "MODEL", "MISSING",
     "NOT_A_DATE", "NOT_A_NUMBER", "NOT_FILTERS", "ORDERS", "OUT_OF_RANGE", "PARAMS", "QUESTION_WINDOW_DAYS",
     "REMINDER", "SETTING_DEFAULTS", "SORT_KEYS", "TOO_LONG", "UNKNOWN_NAME", "CaseRow", "Filters", "LengthBucket",
     "PersonFacts", "Viewer", "apply_filters", "columns", "degree_steps", "display_name", "length_bucket",

@@ -11,17 +11,16 @@ from __future__ import annotations
 import base64
 import hashlib
 import logging
-from dataclasses import replace
 
 from cryptography.fernet import Fernet, InvalidToken
-from flask import Blueprint, abort, current_app, g, render_template, request
+from flask import Blueprint, abort, current_app, g, render_template, request, url_for
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
-from .. import db
+from .. import db, list_view
 from ..adapters.hsa import lookup as hsa_lookup
 from ..auth.guards import staff_required
-from ..domain import access, diagnosis, persons, rehab, sick_leave
+from ..domain import access, diagnosis, list_model, persons, rehab, sick_leave
 from ..errors import render_error
 from ..patient_data import NotVisible, PatientData, PatientsUnavailable, StaffUser
 from ..render import page_or_fragment
@@ -29,8 +28,6 @@ from ..repository import settings as settings_store
 
 log = logging.getLogger(__name__)
 bp = Blueprint("rehab", __name__, url_prefix="/rehabstod")
-PAGE_SIZE = 100
-
 __all__ = ["bp", "gateway", "PatientsUnavailable", "patient_token", "patient_from_token", "patient_name",
            "patient_name_text"]
 
@@ -154,18 +151,30 @@ def not_visible(_error):
 
 def ongoing_filters() -> tuple[rehab.Filters, list[tuple[str, str]]]:
     """The list's filters from the query string, and the errors (shared by the page and its exports)."""
-    filters, errors = rehab.parse_filters(request.args.to_dict(flat=False))
-    # the form's checkbox sends personuppgifter=0 (a hidden field) and then 1 when ticked: the last counts
-    show_personal = "0" not in request.args.getlist("personuppgifter")[-1:]
-    return replace(filters, show_personal=show_personal), errors
+    return rehab.parse_filters(request.args.to_dict(flat=False))
 
 
-def page_of(rows: list) -> tuple[list, int, int]:
-    """The rows of the page the query string asks for (?sida=, 100 a page): (rows, number, count)."""
-    page = request.args.get("sida", "1")
-    count = max(1, -(-len(rows) // PAGE_SIZE))
-    number = min(max(int(page) if page.isdigit() else 1, 1), count)
-    return rows[(number - 1) * PAGE_SIZE: number * PAGE_SIZE], number, count
+def page_of(rows: list, model: list_model.ListModel) -> tuple[list, list_model.Page]:
+    """The rows of the page the query string asks for (?sida=, the model's page size)."""
+    return list_model.paginate(rows, list_model.page_number(request.args.to_dict(flat=False)), model.page_size)
+
+
+def chapter_labels() -> dict[str, str]:
+    """The filter tag's words for a chapter that has no code of its own ("Utan giltig diagnoskod")."""
+    from ..i18n import current_language
+
+    english = current_language() == "en"
+    return {cid: en if english else sv for cid, sv, en in diagnosis.CHAPTERS if cid == diagnosis.UTAN}
+
+
+def list_context(model: list_model.ListModel, filters, errors: list[tuple[str, str]], href: str,
+                 value_labels: dict[str, dict[str, str]]) -> dict:
+    """What a Rehabstöd list's page reads from its model: the field errors and their summary, the column
+    headings and the removable filter tags."""
+    messages = list_view.messages(model, errors)
+    return {"filters": filters, "messages": messages, "errors": list_view.error_summary(messages),
+            "headings": list_view.headings(model), "list_url": href,
+            "tags": list_view.tags(filters, href, {"chapters": chapter_labels(), **value_labels})}
 
 
 @bp.get("/sjukfall")
@@ -174,13 +183,16 @@ def ongoing():
     filters, errors = ongoing_filters()
     data = gateway()
     result = data.ongoing(filters)
-    page_rows, number, count = page_of(result.rows)
+    page_rows, page = page_of(result.rows, rehab.MODEL)
     data.cases_shown(page_rows)
-    return page_or_fragment("rehab/ongoing.html", "results", rows=page_rows, total=result.total,
-                            matched=len(result.rows), filters=filters, errors=errors, doctors=result.doctors,
-                            show_personal=filters.show_personal, chapters=diagnosis.CHAPTERS,
-                            page_number=number, page_count=count, today=_clock().today(),
-                            token=patient_token, degree_steps=rehab.degree_steps), 400 if errors else 200
+    return page_or_fragment(
+        "rehab/ongoing.html", "results", rows=page_rows, total=result.total, matched=len(result.rows),
+        columns=result.columns, doctors=result.doctors, show_personal=filters.show_personal,
+        chapters=diagnosis.CHAPTERS, length_labels=list_view.value_labels(rehab.MODEL, "lengths"),
+        page=page, today=_clock().today(), token=patient_token, degree_steps=rehab.degree_steps,
+        **list_context(rehab.MODEL, filters, errors, url_for("rehab.ongoing"),
+                       {"doctors": {d: n for d, n in result.doctors if d}}),
+    ), 400 if errors else 200
 
 
 # --- the patient view ------------------------------------------------------------------------------

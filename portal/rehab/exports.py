@@ -13,8 +13,9 @@ from flask import current_app, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 
-from .. import export
+from .. import export, list_view
 from ..auth.guards import staff_required
+from ..domain import lakarutlatanden as lu_rules
 from ..domain import pdl as pdl_rules
 from ..domain import rehab
 from ..i18n import current_language, format_pnr
@@ -52,18 +53,6 @@ def _degrees(row: rehab.CaseRow) -> str:
 
 # --- the two lists as tables ------------------------------------------------------------------------
 
-def _ongoing_columns() -> dict[str, export.Column]:
-    """The ongoing list's columns with the page's headings (templates/rehab/ongoing.html)."""
-    C = export.Column
-    return {c.key: c for c in (
-        C("nr", "#", export.NUMBER), C("personnummer", _("Personnummer")), C("alder", _("Ålder"), export.NUMBER),
-        C("namn", _("Namn")), C("kon", _("Kön")), C("diagnos", _("Diagnos")),
-        C("sysselsattning", _("Sysselsättning")), C("start", _("Startdatum"), export.DATE),
-        C("slut", _("Slutdatum"), export.DATE), C("langd", _("Längd"), export.DAYS),
-        C("antal", _("Antal intyg"), export.NUMBER), C("grad", _("Grad")), C("arenden", _("Ärenden")),
-        C("lakare", _("Läkare")))}
-
-
 def _ongoing_cell(key: str, number: int, row: rehab.CaseRow):
     return {
         "nr": lambda: number,
@@ -91,8 +80,7 @@ def _meta(title: str, count_text: str, show_personal: bool, columns, rows) -> ex
 
 
 def ongoing_table(result) -> export.Table:
-    by_key = _ongoing_columns()
-    columns = [by_key[k] for k in result.columns]
+    columns = list_view.export_columns(rehab.MODEL, result.columns)
     rows = [[_ongoing_cell(c.key, i, row) for c in columns] for i, row in enumerate(result.rows, start=1)]
     count = _("Visar %(shown)s av %(total)s sjukfall", shown=len(result.rows), total=result.total)
     return _meta(_("Pågående sjukfall"), count, result.filters.show_personal, columns, rows)
@@ -113,9 +101,8 @@ def _lu_cell(key: str, row, types: dict[str, str]):
 
 
 def lakarutlatanden_table(result) -> export.Table:
-    labels, types = lu.column_labels(), lu.type_names()
-    kinds = {"alder": export.NUMBER, "signerad": export.DATE}
-    columns = [export.Column(k, labels[k], kinds.get(k, export.TEXT)) for k in result.columns]
+    types = lu.type_names()
+    columns = list_view.export_columns(lu_rules.MODEL, result.columns)
     rows = [[_lu_cell(c.key, row, types) for c in columns] for row in result.rows]
     count = _("Visar %(shown)s av %(total)s läkarutlåtanden", shown=len(result.rows), total=result.total)
     return _meta(_("Läkarutlåtanden"), count, result.filters.show_personal, columns, rows)
@@ -123,19 +110,10 @@ def lakarutlatanden_table(result) -> export.Table:
 
 # --- responses ---------------------------------------------------------------------------------------
 
-def _invalid(errors: list[tuple[str, str]], messages: dict[str, str], list_endpoint: str):
+def _invalid(messages: dict[str, str], list_endpoint: str):
     list_url = url_for(list_endpoint) + ("?" + request.query_string.decode("ascii", "replace")
                                          if request.query_string else "")
     return render_template("rehab/export/invalid.html", messages=messages, list_url=list_url), 400
-
-
-def _ongoing_messages(errors: list[tuple[str, str]]) -> dict[str, str]:
-    age, day = _("Ange en ålder mellan 0 och 120"), _("Ange ett datum som ÅÅÅÅ-MM-DD")
-    texts = {"alder_fran": age, "alder_till": age, "slut_fran": day, "slut_till": day}
-    out: dict[str, str] = {}
-    for field, _code in errors:
-        out.setdefault(field, texts.get(field) or _("Kontrollera värdet"))
-    return out
 
 
 def _send(table: export.Table, fmt: str, list_name: str, log_printed):
@@ -152,7 +130,7 @@ def _send(table: export.Table, fmt: str, list_name: str, log_printed):
 def _ongoing_export(fmt: str):
     filters, errors = ongoing_filters()
     if errors:
-        return _invalid(errors, _ongoing_messages(errors), "rehab.ongoing")
+        return _invalid(list_view.messages(rehab.MODEL, errors), "rehab.ongoing")
     data = gateway()
     result = data.ongoing(filters)
     return _send(ongoing_table(result), fmt, "sjukfall", lambda: data.cases_shown(result.rows, pdl_rules.UTSKRIFT))
@@ -161,7 +139,7 @@ def _ongoing_export(fmt: str):
 def _lakarutlatanden_export(fmt: str):
     filters, errors = lu.list_filters()
     if errors:
-        return _invalid(errors, lu.error_messages(errors), "rehab.lakarutlatanden")
+        return _invalid(list_view.messages(lu_rules.MODEL, errors), "rehab.lakarutlatanden")
     data = gateway()
     result = data.lakarutlatanden(filters)
     return _send(lakarutlatanden_table(result), fmt, "lakarutlatanden",

@@ -7,14 +7,14 @@ masked. Every patient shown is PDL-logged as "Läsa" / "Läkarutlåtande".
 """
 from __future__ import annotations
 
-from flask import request
+from flask import request, url_for
 from flask_login import current_user
 
 from ..auth.guards import staff_required
-from ..domain import access, diagnosis, rehab
+from ..domain import access, diagnosis
 from ..domain import lakarutlatanden as rules
 from ..render import page_or_fragment
-from . import PAGE_SIZE, _registry, bp, gateway, page_of, patient_token
+from . import _registry, bp, gateway, list_context, page_of, patient_token
 
 
 def list_filters() -> tuple[rules.Filters, list[tuple[str, str]]]:
@@ -29,49 +29,20 @@ def type_names() -> dict[str, str]:
             for code in gateway().lakarutlatande_types()}
 
 
-def column_labels() -> dict[str, str]:
-    """The columns' headings (the page's and the exports')."""
-    from flask_babel import gettext as _
-
-    return {"personnummer": _("Personnummer"), "alder": _("Ålder"), "namn": _("Namn"), "kon": _("Kön"),
-            "intygstyp": _("Intygstyp"), "diagnos": _("Diagnos"), "signerad": _("Signeringsdatum"),
-            "arenden": _("Ärenden"), "lakare": _("Läkare")}
-
-
-def error_texts() -> dict[str, str]:
-    from flask_babel import gettext as _
-
-    date_text = _("Ange ett datum som ÅÅÅÅ-MM-DD")
-    return {rules.PARAMS["signed_from"]: date_text, rules.PARAMS["signed_to"]: date_text}
-
-
-def error_messages(errors: list[tuple[str, str]]) -> dict[str, str]:
-    """One message per field in error, saying how to fix it."""
-    from flask_babel import gettext as _
-
-    texts = error_texts()
-    out: dict[str, str] = {}
-    for field, code in errors:
-        if code == rehab.FROM_AFTER_TO:
-            out.setdefault(field, _("Datumet i Från får inte vara efter datumet i Till"))
-        out.setdefault(field, texts.get(field) or _("Kontrollera värdet"))
-    return out
-
-
 @bp.get("/lakarutlatanden")
 @staff_required
 def lakarutlatanden():
     filters, errors = list_filters()
     data = gateway()
     result = data.lakarutlatanden(filters)
-    shown = result.rows
-    page_rows, number, count = page_of(shown)
+    page_rows, page = page_of(result.rows, rules.MODEL)
     data.statements_shown(page_rows)
+    types = type_names()
     return page_or_fragment(
-        "rehab/lakarutlatanden.html", "results", rows=page_rows, total=result.total, matched=len(shown),
-        filters=filters, errors=errors, messages=error_messages(errors), columns=result.columns,
-        labels=column_labels(),
-        doctors=result.doctors, show_personal=filters.show_personal, chapters=diagnosis.CHAPTERS,
-        types=type_names(), page_number=number, page_count=count, page_size=PAGE_SIZE,
-        token=patient_token, coordinator=current_user.role == access.REHABKOORDINATOR,
+        "rehab/lakarutlatanden.html", "results", rows=page_rows, total=result.total, matched=len(result.rows),
+        columns=result.columns, doctors=result.doctors, show_personal=filters.show_personal,
+        chapters=diagnosis.CHAPTERS, types=types, page=page, token=patient_token,
+        coordinator=current_user.role == access.REHABKOORDINATOR,
+        **list_context(rules.MODEL, filters, errors, url_for("rehab.lakarutlatanden"),
+                       {"doctors": dict(result.doctors), "types": types}),
     ), 400 if errors else 200
