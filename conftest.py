@@ -59,6 +59,16 @@ def _clean(engine) -> None:
                 conn.execute(text(f"DELETE FROM {t}"))
 
 
+def _checkpoint_file(url: str) -> Path:
+    """Each test database's PDL checkpoint file (an append-only file outside the database)."""
+    import hashlib
+    import tempfile
+
+    folder = Path(tempfile.gettempdir()) / f"portal-test-checkpoints-{os.getpid()}"
+    folder.mkdir(exist_ok=True)
+    return folder / (hashlib.sha256(url.encode()).hexdigest()[:16] + ".log")
+
+
 def make_test_app(url: str, **overrides):
     config = {
         "TESTING": True,
@@ -72,6 +82,9 @@ def make_test_app(url: str, **overrides):
         "TEST_BROKER_ENABLED": True,
         "RECIPIENT_SIMULATOR_ENABLED": True,
         "PUBLIC_BASE_URL": "http://localhost",
+        "PDL_CHAIN_KEY": "test-pdl-chain-key",
+        "PDL_CHECKPOINT_KEY": "test-pdl-checkpoint-key",
+        "PDL_CHECKPOINT_FILE": str(_checkpoint_file(url)),
     }
     config.update(overrides)
     app = create_app(config)

@@ -19,9 +19,10 @@ def _bool(name: str, default: bool) -> bool:
     return value.strip().lower() in {"1", "true", "yes", "on"}
 
 
-def _dev_secret_key() -> str:
-    """A per-checkout random key kept in instance/ so sessions survive restarts in development."""
-    path = INSTANCE / "secret_key"
+def _dev_secret_key(name: str = "secret_key") -> str:
+    """A per-checkout random key kept in instance/ so sessions (and the PDL chain) survive restarts in
+    development."""
+    path = INSTANCE / name
     if not path.exists():
         INSTANCE.mkdir(parents=True, exist_ok=True)
         path.write_text(secrets.token_hex(32))
@@ -57,6 +58,16 @@ def from_env() -> dict:
         "API_OAUTH_AUDIENCE": os.environ.get("API_OAUTH_AUDIENCE", "intygsportalen-api"),
         "API_RATE_LIMIT": os.environ.get("API_RATE_LIMIT", "3000 per minute"),
         "API_MAX_BODY_BYTES": int(os.environ.get("API_MAX_BODY_BYTES", str(256 * 1024))),
+        # the PDL log's keyed hash chain and its signed checkpoints (issue 12): keys never in the database
+        "PDL_CHAIN_KEY": os.environ.get("PDL_CHAIN_KEY") or (None if production else _dev_secret_key("pdl_chain_key")),
+        "PDL_CHECKPOINT_KEY": os.environ.get("PDL_CHECKPOINT_KEY")
+        or (None if production else _dev_secret_key("pdl_checkpoint_key")),
+        "PDL_CHECKPOINT_FILE": os.environ.get("PDL_CHECKPOINT_FILE", str(INSTANCE / "pdl-checkpoints.log")),
+        "PDL_CHECKPOINT_EVERY": int(os.environ.get("PDL_CHECKPOINT_EVERY", "100")),
+        # sessions and login
+        "SESSION_ABSOLUTE_SECONDS": int(os.environ.get("SESSION_ABSOLUTE_SECONDS", str(12 * 3600))),
+        "STAFF_RIGHTS_RECHECK_SECONDS": int(os.environ.get("STAFF_RIGHTS_RECHECK_SECONDS", "300")),
+        "PROXY_COUNT": int(os.environ.get("PROXY_COUNT", "0")),
     }
     for key in ("API_OAUTH_ISSUER", "API_OAUTH_JWKS_URL", "API_OAUTH_TOKEN_URL"):
         if os.environ.get(key):
@@ -116,6 +127,10 @@ DEFAULTS: dict = {
     "API_RATE_LIMIT": "3000 per minute",
     "API_MAX_BODY_BYTES": 256 * 1024,
     "API_MAX_DEPTH": 32,
+    "PDL_CHECKPOINT_EVERY": 100,
+    "SESSION_ABSOLUTE_SECONDS": 12 * 3600,
+    "STAFF_RIGHTS_RECHECK_SECONDS": 300,
+    "PROXY_COUNT": 0,
     "CITIZEN_OIDC_SCOPE": "openid https://id.oidc.se/scope/naturalPersonNumber",
     "CITIZEN_OIDC_ACR": ["http://id.elegnamnden.se/loa/1.0/loa3", "http://id.elegnamnden.se/loa/1.0/loa4"],
     "CITIZEN_OIDC_PNR_CLAIMS": ["https://id.oidc.se/claim/personalIdentityNumber",
