@@ -8,11 +8,21 @@ from flask import Flask
 from flask_babel import lazy_gettext as _l
 from flask_htmx import HTMX
 from jinja2 import ChoiceLoader, FileSystemLoader
+from werkzeug.routing import Map, UnicodeConverter
 
-from . import db, errors, i18n, security
+from . import db, errors, i18n, pdl_checkpoints, security
 from .adapters.clock import SystemClock
 from .config import DEFAULTS, ROOT, ConfigError, broker_defaults, from_env
 from .domain import certificate_types
+
+
+class PathPart(UnicodeConverter):
+    """A URL's <id> part, as Werkzeug's default but never holding NUL: no id has one, and PostgreSQL refuses
+    it in a query, so "/mina-intyg/intyg/%00" is a 404 like any unknown id rather than a 500."""
+
+    def __init__(self, map: Map, minlength: int = 1, maxlength: int | None = None, length: int | None = None):
+        super().__init__(map, minlength, maxlength, length)
+        self.regex = self.regex.replace("[^/]", "[^/\\x00]")
 
 
 def create_app(config: dict[str, Any] | None = None) -> Flask:
@@ -47,6 +57,12 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     security.init_app(app)
     errors.init_app(app)
     db.init_app(app)
+    pdl_checkpoints.init_app(app)  # sessions used outside an app context find the PDL keys by their engine
+    if int(app.config.get("PROXY_COUNT") or 0) > 0:  # the client address (rate limits) and scheme behind proxies
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        proxies = int(app.config["PROXY_COUNT"])
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies)  # type: ignore[method-assign]
 
     from .adapters.person_service import LocalPersonService
 
@@ -63,6 +79,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     from .main import bp as main_bp
     from .rehab import bp as rehab_bp
 
+    app.url_map.converters["default"] = app.url_map.converters["string"] = PathPart
     app.register_blueprint(main_bp)
     auth.init_app(app)
     app.register_blueprint(citizen_bp)

@@ -6,6 +6,9 @@
     portal sick-leave FILE.json     compute the sick-leave cases of one case in the reference format
     portal worker [--once]          deliver the outbox's sends
     portal pdl-verify               check the PDL audit log's hash chain
+    portal pdl-checkpoint           append a signed checkpoint of the PDL log's head to PDL_CHECKPOINT_FILE
+    portal pdl-extract PNR          write a patient's PDL log extract (PDF and CSV)
+    portal purge-sessions           delete expired login sessions and rate-limit counters (for a scheduler)
 """
 from __future__ import annotations
 
@@ -37,6 +40,9 @@ def load_command(file: Path) -> None:
         doc = json.loads(file.read_text(encoding="utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as err:
         click.echo(f"{file}: not valid JSON: {err}", err=True)
+        sys.exit(2)
+    except (RecursionError, ValueError):  # nested past the parser's depth, or a number with thousands of digits
+        click.echo(f"{file}: not valid JSON: nested too deeply or a number too long to read", err=True)
         sys.exit(2)
     with db.new_session(current_app) as session:
         problems, plan = store.load(session, doc, current_app.extensions["certificate_types"])
@@ -108,6 +114,15 @@ main.add_command(worker_command)
 from .pdl_cli import pdl_verify_command  # noqa: E402
 
 main.add_command(pdl_verify_command)
+
+from .pdl_cli import pdl_checkpoint_command, pdl_extract_command  # noqa: E402
+
+main.add_command(pdl_checkpoint_command)
+main.add_command(pdl_extract_command)
+
+from .auth.commands import purge_sessions_command  # noqa: E402
+
+main.add_command(purge_sessions_command)
 
 
 if __name__ == "__main__":  # pragma: no cover

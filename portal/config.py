@@ -34,9 +34,39 @@ class ConfigError(RuntimeError):
     pass
 
 
+#: The known environments: the embedded default, the test suite, production. Anything else refuses to start.
+ENVIRONMENTS = ("development", "test", "production")
+#: The HSTS max-age production sends at least (one year).
+MIN_HSTS_SECONDS = 365 * 24 * 3600
+#: The shortest key production accepts for the PDL chain and checkpoint keys (characters).
+MIN_KEY_LENGTH = 32
+
+
+def _int(name: str, default: int) -> int:
+    value = os.environ.get(name)
+    if value is None or not value.strip():
+        return default
+    try:
+        return int(value.strip())
+    except ValueError:
+        raise ConfigError(f"{name} must be a whole number, not {value!r}.") from None
+
+
+def _float(name: str, default: float) -> float:
+    value = os.environ.get(name)
+    if value is None or not value.strip():
+        return default
+    try:
+        return float(value.strip())
+    except ValueError:
+        raise ConfigError(f"{name} must be a number, not {value!r}.") from None
+
+
 def from_env() -> dict:
     """Read the configuration from the environment."""
     env = os.environ.get("PORTAL_ENV", "development")
+    if env not in ENVIRONMENTS:
+        raise ConfigError(f"PORTAL_ENV must be one of {', '.join(ENVIRONMENTS)}, not {env!r}.")
     production = env == "production"
     cfg: dict = {
         "PORTAL_ENV": env,
@@ -44,6 +74,7 @@ def from_env() -> dict:
         "AUTO_MIGRATE": _bool("PORTAL_AUTO_MIGRATE", not production),
         "SECRET_KEY": os.environ.get("SECRET_KEY") or (None if production else _dev_secret_key()),
         "SESSION_COOKIE_SECURE": _bool("SESSION_COOKIE_SECURE", production),
+        "HSTS_SECONDS": _int("HSTS_SECONDS", MIN_HSTS_SECONDS if production else 0),
         "PUBLIC_BASE_URL": os.environ.get("PUBLIC_BASE_URL", "http://127.0.0.1:5000"),
         "CERTIFICATE_TYPE_DIRS": [p for p in os.environ.get("CERTIFICATE_TYPE_DIRS", "").split(os.pathsep) if p],
         "TEST_BROKER_ENABLED": _bool("TEST_BROKER_ENABLED", env == "development"),
@@ -51,23 +82,23 @@ def from_env() -> dict:
         "LOGIN_RATE_LIMIT": os.environ.get("LOGIN_RATE_LIMIT", "20 per minute"),
         "RECIPIENT_SIMULATOR_ENABLED": _bool("RECIPIENT_SIMULATOR_ENABLED", env == "development"),
         "OUTBOX_WORKER_EMBEDDED": _bool("OUTBOX_WORKER_EMBEDDED", env == "development"),
-        "RECIPIENT_TIMEOUT": float(os.environ.get("RECIPIENT_TIMEOUT", "5")),
-        "SEND_GIVE_UP_AFTER": int(os.environ.get("SEND_GIVE_UP_AFTER", "86400")),
-        "OUTBOX_LEASE_SECONDS": int(os.environ.get("OUTBOX_LEASE_SECONDS", "60")),
-        "OUTBOX_WORKER_INTERVAL": float(os.environ.get("OUTBOX_WORKER_INTERVAL", "2")),
+        "RECIPIENT_TIMEOUT": _float("RECIPIENT_TIMEOUT", 5),
+        "SEND_GIVE_UP_AFTER": _int("SEND_GIVE_UP_AFTER", 86400),
+        "OUTBOX_LEASE_SECONDS": _int("OUTBOX_LEASE_SECONDS", 60),
+        "OUTBOX_WORKER_INTERVAL": _float("OUTBOX_WORKER_INTERVAL", 2),
         "API_OAUTH_AUDIENCE": os.environ.get("API_OAUTH_AUDIENCE", "intygsportalen-api"),
         "API_RATE_LIMIT": os.environ.get("API_RATE_LIMIT", "3000 per minute"),
-        "API_MAX_BODY_BYTES": int(os.environ.get("API_MAX_BODY_BYTES", str(256 * 1024))),
+        "API_MAX_BODY_BYTES": _int("API_MAX_BODY_BYTES", 256 * 1024),
         # the PDL log's keyed hash chain and its signed checkpoints (issue 12): keys never in the database
         "PDL_CHAIN_KEY": os.environ.get("PDL_CHAIN_KEY") or (None if production else _dev_secret_key("pdl_chain_key")),
         "PDL_CHECKPOINT_KEY": os.environ.get("PDL_CHECKPOINT_KEY")
         or (None if production else _dev_secret_key("pdl_checkpoint_key")),
         "PDL_CHECKPOINT_FILE": os.environ.get("PDL_CHECKPOINT_FILE", str(INSTANCE / "pdl-checkpoints.log")),
-        "PDL_CHECKPOINT_EVERY": int(os.environ.get("PDL_CHECKPOINT_EVERY", "100")),
+        "PDL_CHECKPOINT_EVERY": _int("PDL_CHECKPOINT_EVERY", 100),
         # sessions and login
-        "SESSION_ABSOLUTE_SECONDS": int(os.environ.get("SESSION_ABSOLUTE_SECONDS", str(12 * 3600))),
-        "STAFF_RIGHTS_RECHECK_SECONDS": int(os.environ.get("STAFF_RIGHTS_RECHECK_SECONDS", "300")),
-        "PROXY_COUNT": int(os.environ.get("PROXY_COUNT", "0")),
+        "SESSION_ABSOLUTE_SECONDS": _int("SESSION_ABSOLUTE_SECONDS", 12 * 3600),
+        "STAFF_RIGHTS_RECHECK_SECONDS": _int("STAFF_RIGHTS_RECHECK_SECONDS", 300),
+        "PROXY_COUNT": _int("PROXY_COUNT", 0),
     }
     for key in ("API_OAUTH_ISSUER", "API_OAUTH_JWKS_URL", "API_OAUTH_TOKEN_URL"):
         if os.environ.get(key):
@@ -86,14 +117,33 @@ def from_env() -> dict:
 
 
 def _check_production(cfg: dict) -> None:
-    """Production refuses to start without the settings it cannot guess, or with the test broker on."""
+    """Production refuses to start without the settings it cannot guess or with an unsafe one: HTTPS-only
+    cookies and HSTS, a database URL, both recipients' HTTPS endpoints, the PDL keys, the API's token
+    issuer, and never the test broker or the recipient simulator."""
     if not (cfg.get("API_OAUTH_ISSUER") and cfg.get("API_OAUTH_JWKS_URL")):
         raise ConfigError("Production mode needs API_OAUTH_ISSUER and API_OAUTH_JWKS_URL (the authorization "
                           "server that issues the API clients' access tokens).")
-    if set(cfg.get("RECIPIENT_ENDPOINTS", {})) != {"FK", "TS"}:
+    endpoints = cfg.get("RECIPIENT_ENDPOINTS", {})
+    if set(endpoints) != {"FK", "TS"}:
         raise ConfigError("Production mode needs RECIPIENT_ENDPOINT_FK and RECIPIENT_ENDPOINT_TS.")
+    plain = sorted(r for r, url in endpoints.items() if not url.lower().startswith("https://"))
+    if plain:
+        raise ConfigError("Production sends certificates only over HTTPS: RECIPIENT_ENDPOINT_"
+                          + ", RECIPIENT_ENDPOINT_".join(plain) + " must start with https://.")
     if cfg["TEST_BROKER_ENABLED"]:
         raise ConfigError("The embedded test broker must not run in production: unset TEST_BROKER_ENABLED.")
+    if cfg["RECIPIENT_SIMULATOR_ENABLED"]:
+        raise ConfigError("The recipient simulator must not run in production: unset RECIPIENT_SIMULATOR_ENABLED.")
+    if not cfg["SESSION_COOKIE_SECURE"]:
+        raise ConfigError("Production needs HTTPS-only session cookies: SESSION_COOKIE_SECURE must be on.")
+    if cfg["HSTS_SECONDS"] < MIN_HSTS_SECONDS:
+        raise ConfigError(f"Production needs HSTS for at least a year: HSTS_SECONDS >= {MIN_HSTS_SECONDS}.")
+    short = [k for k in ("PDL_CHAIN_KEY", "PDL_CHECKPOINT_KEY") if len(cfg.get(k) or "") < MIN_KEY_LENGTH]
+    if short:
+        raise ConfigError("Production needs the PDL log's keys, each at least "
+                          f"{MIN_KEY_LENGTH} characters and kept outside the database: " + ", ".join(short))
+    if cfg.get("PDL_CHAIN_KEY") == cfg.get("PDL_CHECKPOINT_KEY"):
+        raise ConfigError("PDL_CHAIN_KEY and PDL_CHECKPOINT_KEY must be different keys.")
     missing = [k for k in ("SECRET_KEY",) if not cfg[k]]
     if "DATABASE_URL" not in os.environ:
         missing.append("DATABASE_URL")
@@ -131,6 +181,7 @@ DEFAULTS: dict = {
     "SESSION_ABSOLUTE_SECONDS": 12 * 3600,
     "STAFF_RIGHTS_RECHECK_SECONDS": 300,
     "PROXY_COUNT": 0,
+    "HSTS_SECONDS": 0,
     "CITIZEN_OIDC_SCOPE": "openid https://id.oidc.se/scope/naturalPersonNumber",
     "CITIZEN_OIDC_ACR": ["http://id.elegnamnden.se/loa/1.0/loa3", "http://id.elegnamnden.se/loa/1.0/loa4"],
     "CITIZEN_OIDC_PNR_CLAIMS": ["https://id.oidc.se/claim/personalIdentityNumber",

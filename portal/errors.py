@@ -34,9 +34,16 @@ def render_error(code: int, message: str | None = None):
     code = code if code in MESSAGES else (500 if code >= 500 else 400)
     title, default_message = MESSAGES[code]
     eid = error_id()
-    log.log(logging.ERROR if code >= 500 else logging.INFO, "error %s id=%s path=%s", code, eid, request.path)
+    log.log(logging.ERROR if code >= 500 else logging.INFO, "error %s id=%s path=%s", code, eid, _safe_path())
     return render_template("errors/error.html", code=code, title=title, message=message or default_message,
                            error_id=eid), code
+
+
+def _safe_path() -> str:
+    """The request path for a log line: printable ASCII only (no forged lines from %0A in a URL)."""
+    from .auth.logsafe import one_line
+
+    return one_line(request.path)
 
 
 def init_app(app: Flask) -> None:
@@ -52,7 +59,7 @@ def init_app(app: Flask) -> None:
             return err
         if api.is_api_request():  # systems get RFC 9457 problem documents, not pages
             log.log(logging.ERROR if (err.code or 500) >= 500 else logging.INFO, "api error %s path=%s",
-                    err.code, request.path)
+                    err.code, _safe_path())
             return api.error_response(err.code or 500)
         return render_error(err.code or 500)
 

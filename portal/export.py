@@ -103,6 +103,39 @@ def _sheet_title(title: str) -> str:
     return re.sub(r"[\[\]:*?/\\]", "", title)[:31] or "Lista"
 
 
+#: what a spreadsheet reads as the start of a formula (or of a DDE/"@" call) when the cell is text typed in
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "\n")
+
+
+def _xml_text(value: str) -> str:
+    from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+
+    return ILLEGAL_CHARACTERS_RE.sub("\ufffd", value)
+
+
+def _text_cell(cell: Any, value: str) -> None:
+    """Put a text into a cell as a string, never a formula: names, diagnoses and free texts come from
+    outside ("=HYPERLINK(...)", "+1-2", "@SUM(...)"). openpyxl turns a string starting with "=" into a
+    formula and "#N/A" into an error, so the type is set to string after the value; a text that a
+    spreadsheet would read as a formula if the cell were edited also gets the quote prefix (Excel's
+    leading apostrophe, not part of the value). Characters XML 1.0 cannot hold (control characters but
+    tab, newline and carriage return) become U+FFFD rather than failing the whole file."""
+    value = _xml_text(value)
+    cell.value = value
+    cell.data_type = "s"
+    if value.startswith(FORMULA_START):
+        cell.quotePrefix = True
+
+
+def _put(ws: Any, row: int, column: int, value: Any) -> Any:
+    """A cell with a value: text as text (``_text_cell``), anything else as openpyxl types it."""
+    if isinstance(value, str):
+        cell = ws.cell(row=row, column=column)
+        _text_cell(cell, value)
+        return cell
+    return ws.cell(row=row, column=column, value=value)
+
+
 def to_xlsx(table: Table) -> bytes:
     """The table as a workbook: title, unit, printed-at and count above, then the headings (bold, frozen,
     with an auto filter) on row ``XLSX_HEADER_ROW`` and one row per line with typed cells."""
@@ -115,20 +148,20 @@ def to_xlsx(table: Table) -> bytes:
     ws = wb.active
     assert isinstance(ws, Worksheet)  # a new workbook starts with one worksheet
     ws.title = _sheet_title(table.title)
-    ws.cell(row=1, column=1, value=f"{table.title} – {table.unit_name}").font = Font(bold=True, size=14)
-    ws.cell(row=2, column=1, value=_("Utskriven %(at)s av %(who)s", at=table.printed_at.strftime("%Y-%m-%d %H:%M"),
-                                     who=table.printed_by))
-    ws.cell(row=3, column=1, value=" ".join([table.count_text] + table.extra_text))
+    _put(ws, 1, 1, f"{table.title} – {table.unit_name}").font = Font(bold=True, size=14)
+    _put(ws, 2, 1, _("Utskriven %(at)s av %(who)s", at=table.printed_at.strftime("%Y-%m-%d %H:%M"),
+                     who=table.printed_by))
+    _put(ws, 3, 1, " ".join([table.count_text] + table.extra_text))
     days_format = '0" ' + _("dagar").replace('"', "") + '"'
     for i, column in enumerate(table.columns, start=1):
-        ws.cell(row=XLSX_HEADER_ROW, column=i, value=column.label).font = Font(bold=True)
+        _put(ws, XLSX_HEADER_ROW, i, column.label).font = Font(bold=True)
     for r, row in enumerate(table.rows, start=XLSX_HEADER_ROW + 1):
         for i, (column, value) in enumerate(zip(table.columns, row, strict=True), start=1):
             if value is None or value == "":
                 continue
             if column.kind == DATE:
                 value = value.date() if isinstance(value, datetime) else value
-            cell = ws.cell(row=r, column=i, value=value)
+            cell = _put(ws, r, i, value)
             if column.kind == DATE:
                 cell.number_format = XLSX_DATE_FORMAT
             elif column.kind == DAYS:
@@ -139,7 +172,7 @@ def to_xlsx(table: Table) -> bytes:
     last = get_column_letter(len(table.columns))
     ws.freeze_panes = ws.cell(row=XLSX_HEADER_ROW + 1, column=1).coordinate
     ws.auto_filter.ref = f"A{XLSX_HEADER_ROW}:{last}{XLSX_HEADER_ROW + max(len(table.rows), 1)}"
-    wb.properties.title = f"{table.title} – {table.unit_name}"
+    wb.properties.title = _xml_text(f"{table.title} – {table.unit_name}")
     wb.properties.creator = "Intygsportalen"
     out = io.BytesIO()
     wb.save(out)

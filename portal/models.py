@@ -187,7 +187,9 @@ class Send(Base):
     recipient: Mapped[str] = mapped_column(String(20))
     kind: Mapped[str] = mapped_column(String(20), default="CERTIFICATE")  # CERTIFICATE | ANSWER
     payload_ref: Mapped[str | None] = mapped_column(String(64))  # e.g. the answer's message id
-    idempotency_key: Mapped[str] = mapped_column(String(64), unique=True)
+    # not unique: a retry of a failed send that may have reached the recipient carries the same key (a new row,
+    # the old one kept as history); ux_sends_live still allows one live row per certificate and recipient
+    idempotency_key: Mapped[str] = mapped_column(String(64), index=True)
     state: Mapped[str] = mapped_column(String(20), default="PENDING")  # PENDING|DELIVERED|FAILED
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     requested_at: Mapped[datetime] = mapped_column(DateTime)
@@ -195,7 +197,10 @@ class Send(Base):
     next_attempt_at: Mapped[datetime | None] = mapped_column(DateTime)
     delivered_at: Mapped[datetime | None] = mapped_column(DateTime)
     failed_at: Mapped[datetime | None] = mapped_column(DateTime)
-    last_error: Mapped[str | None] = mapped_column(String(500))
+    last_error: Mapped[str | None] = mapped_column(String(500))  # REFUSED: the refusal code
+    failure: Mapped[str | None] = mapped_column(String(20))  # FAILED: REJECTED | REFUSED | GAVE_UP
+    # an attempt timed out or got no clear answer (or the send retries one that did): the recipient may have it
+    maybe_received: Mapped[bool] = mapped_column(Boolean, default=False, server_default=text("false"))
 
 
 class CareSend(Base):
@@ -267,7 +272,8 @@ class Message(Base):
 
 
 class PdlRecord(Base):
-    """One PDL audit record; append-only, chained by hash (domain/pdl.py, repository/pdl.py)."""
+    """One PDL audit record; append-only (on PostgreSQL a trigger refuses UPDATE and DELETE), chained by a keyed
+    hash (domain/pdl.py, repository/pdl.py)."""
 
     __tablename__ = "pdl_records"
     __table_args__ = (
@@ -292,6 +298,9 @@ class PdlRecord(Base):
     resource_type: Mapped[str] = mapped_column(String(30))
     data_unit_id: Mapped[str] = mapped_column(HSA)
     session_key: Mapped[str] = mapped_column(String(64))
+    # how `hash` was made (domain.pdl): 1 = sha256 without a key (records written before issue 12),
+    # 2 = HMAC-SHA256 with PDL_CHAIN_KEY
+    chain_version: Mapped[int] = mapped_column(Integer)
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64), unique=True)
 
@@ -308,7 +317,9 @@ class UserSettings(Base):
 
 class AuthSession(Base):
     """A logged-in session, kept server-side. The cookie carries only a random id (its hash is the key),
-    so a session can be ended (logout, idle timeout) and never outlives the server's word."""
+    so a session can be ended (logout, idle timeout) and never outlives the server's word. An ended or
+    expired session's row is deleted (ID token and name with it): at the request that finds it expired,
+    at every login, and by `portal purge-sessions` (idle: last_activity_at; absolute lifetime: created_at)."""
 
     __tablename__ = "auth_sessions"
     sid_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
@@ -319,5 +330,18 @@ class AuthSession(Base):
     role: Mapped[str | None] = mapped_column(String(30))  # staff: LAKARE | REHABKOORDINATOR
     broker: Mapped[str] = mapped_column(String(20))
     id_token: Mapped[str | None] = mapped_column(Text)
-    created_at: Mapped[datetime] = mapped_column(DateTime)
+    created_at: Mapped[datetime] = mapped_column(DateTime, index=True)
     last_activity_at: Mapped[datetime] = mapped_column(DateTime, index=True)
+    # staff: when the rights (commission on the unit, system role) were last checked in the HSA directory
+    rights_checked_at: Mapped[datetime | None] = mapped_column(DateTime)
+
+
+class RateLimit(Base):
+    """One fixed-window counter of the rate limiter (flask-limiter through `limits`), in the database so every
+    app process counts together (portal/auth/rate_store.py). The key names the limit and the client (the
+    address, or the API client). Expired rows are worth nothing and are deleted now and then."""
+
+    __tablename__ = "rate_limits"
+    key: Mapped[str] = mapped_column(String(255), primary_key=True)
+    hits: Mapped[int] = mapped_column(Integer)
+    expires_at: Mapped[datetime] = mapped_column(DateTime, index=True)  # UTC: the end of the window

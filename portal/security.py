@@ -14,11 +14,50 @@ csrf = CSRFProtect()
 CROSS_SITE_MESSAGE = _l("Länken eller formuläret kom från en annan webbplats, så vi gjorde ingenting. Öppna "
                         "tjänsten direkt, till exempel från ett bokmärke, och försök igen.")
 
-PNR_RE = re.compile(r"(?<!\d)(19|20)(\d{6})[-+]?(\d{4})(?!\d)")
+# --- personnummer out of logs ------------------------------------------------------------------------
+# A birth date as a personnummer has it: month 01-12, day 01-31 or 61-91 (a samordningsnummer adds 60).
+_MONTH = r"(?:0[1-9]|1[0-2])"
+_DAY = r"(?:0[1-9]|[12]\d|3[01]|6[1-9]|[78]\d|9[01])"
+# between the date and the last four digits: a hyphen or a plus (100 years or older), also URL-encoded (once or
+# twice); the 12-digit form also a space ("+" or %20 in a query string)
+_SEP = r"(?:[-+]|%2[dDbB]|%252[dDbB])"
+_SEP_12 = r"(?:[-+ ]|%2[dDbB]|%252[dDbB]|%20)"
+#: Anything shaped like a personnummer, anywhere in a text (letters around it do not hide it, other digits do):
+#: 12 digits YYYYMMDD-NNNN with or without the separator (century 19 or 20), 10 digits YYMMDD-NNNN or
+#: YYMMDD+NNNN, and 10 bare digits YYMMDDNNNN when the check digit holds too (so that an ordinary 10-digit
+#: number, a Unix time say, is left alone).
+PNR_RE = re.compile(
+    rf"(?<!\d)(?:(?P<century>19|20)(?P<yy12>\d\d){_MONTH}{_DAY}{_SEP_12}?\d{{4}}"
+    rf"|(?P<yy10>\d\d){_MONTH}{_DAY}{_SEP}\d{{4}}"
+    rf"|(?P<bare>(?P<yy>\d\d){_MONTH}{_DAY}\d{{4}}))(?!\d)")
+#: Query parameters that hold what a user typed to find a person: their whole value is masked wherever it
+#: appears (an old bookmark of the ongoing list, a proxy's log line), a name as much as a personnummer.
+PERSONAL_PARAMS_RE = re.compile(
+    r"(?i)(?:^|(?<=[?&;\s\"'(,])|(?<=%3F)|(?<=%26)|(?<=%253F)|(?<=%2526))"  # a parameter starts (also encoded)
+    r"(fritext)(=|%3D|%253D)(?:(?!%26|%2526)[^&\s\"'#])*")
+
+
+def _luhn(digits: str) -> bool:
+    """The personnummer's check digit (Luhn over the ten digits YYMMDDNNNC)."""
+    total = 0
+    for i, ch in enumerate(digits):
+        n = int(ch) * (2 - i % 2)
+        total += n - 9 if n > 9 else n
+    return total % 10 == 0
+
+
+def _masked(m: re.Match) -> str:
+    if m.group("century"):
+        return f"{m.group('century')}{m.group('yy12')}****-****"
+    if m.group("bare") and not _luhn(m.group("bare")):
+        return m.group(0)
+    return f"{m.group('yy10') or m.group('yy')}****-****"
 
 
 def mask_pnr(text: str) -> str:
-    return PNR_RE.sub(lambda m: f"{m.group(1)}{m.group(2)[:2]}****-****", text)
+    """The text with every personnummer masked to its birth year ("1912****-****"), in any of its forms, and
+    the value of a search parameter ("fritext=***")."""
+    return PNR_RE.sub(_masked, PERSONAL_PARAMS_RE.sub(r"\1\2***", text))
 
 
 _formatter = logging.Formatter()
@@ -125,8 +164,9 @@ def init_app(app: Flask) -> None:
         h.setdefault("Cross-Origin-Opener-Policy", "same-origin")
         h.setdefault("Cross-Origin-Resource-Policy", "same-origin")
         h.setdefault("Permissions-Policy", "camera=(), microphone=(), geolocation=(), payment=()")
-        if app.config.get("SESSION_COOKIE_SECURE"):
-            h.setdefault("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
+        hsts = int(app.config.get("HSTS_SECONDS") or (31536000 if app.config.get("SESSION_COOKIE_SECURE") else 0))
+        if hsts:
+            h.setdefault("Strict-Transport-Security", f"max-age={hsts}; includeSubDomains")
         if g.get("no_store"):
             h["Cache-Control"] = "no-store"
             h["Pragma"] = "no-cache"

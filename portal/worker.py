@@ -1,4 +1,5 @@
-"""The delivery worker: takes due sends from the outbox, posts them to their recipient, records the outcome.
+"""The delivery worker: takes due sends from the outbox, checks them again, posts them to their recipient,
+records the outcome.
 
     portal worker          deliver every OUTBOX_WORKER_INTERVAL seconds until stopped
     portal worker --once   one pass, then print what happened
@@ -9,22 +10,34 @@ them, with a lease. A worker that dies after posting but before recording leaves
 lease ends it is posted again with the same idempotency key, and the recipient acknowledges it without a
 second certificate.
 
+Before posting, the send request's rules are checked again (revoked, replaced, sent by care,
+valideringsperson — asking the person service, app.extensions["person_service"]); a send that may no longer
+go is REFUSED, and when the person service cannot answer the send waits and is tried again: it is never
+posted unchecked. A failed attempt is retried with backoff and jitter until SEND_GIVE_UP_AFTER (then
+GAVE_UP), except when the recipient answers that it will not take it (a 4xx other than 408/409/429:
+REJECTED at once). An unexpected error is recorded on the send and retried the same way.
+
 Configuration (app.config): RECIPIENT_ENDPOINTS {recipient: url} (default: the recipient simulator at
 PUBLIC_BASE_URL), RECIPIENT_TIMEOUT (s, 5), SEND_GIVE_UP_AFTER (s, 86400), OUTBOX_LEASE_SECONDS (60),
-OUTBOX_WORKER_INTERVAL (s, 2), OUTBOX_BATCH (20).
+OUTBOX_WORKER_INTERVAL (s, 2), OUTBOX_BATCH (20). Tests may set app.extensions["recipient_transport"] (another
+transport) and app.extensions["outbox_random"] (the backoff jitter's source, a function returning [0, 1)).
 """
 from __future__ import annotations
 
 import atexit
 import logging
+import random as _random
 import threading
+from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any, Callable
 
 import click
 from flask import Flask, current_app
 from flask.cli import with_appcontext
 
 from . import db
+from .adapters.person_service import PersonInfo, PersonServiceUnavailable
 from .adapters.recipients import DeliveryFailed, HttpRecipients
 from .domain import questions as question_rules
 from .domain import sending
@@ -48,97 +61,161 @@ def transport(app: Flask):
     return HttpRecipients(endpoints(app), float(app.config.get("RECIPIENT_TIMEOUT", 5)))
 
 
-def deliver_due(app: Flask, now: datetime | None = None) -> dict[str, int]:
-    """One pass: claim the due sends, post each, record the outcome. Returns counts:
-    delivered, retried (failed, tried again later), failed (given up, or no longer allowed to go)."""
+@dataclass(frozen=True)
+class _Pass:
+    """What one pass needs for every send it delivers."""
+
+    at: Callable[[], datetime]
+    give_up_after: timedelta
+    registry: Any
+    recipients: Any
+    random: sending.Random
+
+
+class _Attempt:
+    """How far one send's attempt got: after `posted` the recipient may have it, whatever happens next."""
+
+    posted = False
+
+
+def deliver_due(app: Flask, now: datetime | None = None, *, random: sending.Random | None = None) -> dict[str, int]:
+    """One pass: claim the due sends, check each again, post it, record the outcome. Returns counts:
+    delivered, retried (failed, tried again later), failed (given up, rejected by the recipient, or no longer
+    allowed to go). `random`: the backoff jitter's source (default app.extensions["outbox_random"], else
+    random.random)."""
     clock = app.extensions["clock"]
-    at = (lambda: now) if now is not None else clock.now
+    run = _Pass(at=(lambda: now) if now is not None else clock.now,
+                give_up_after=timedelta(seconds=float(app.config.get("SEND_GIVE_UP_AFTER", 86400))),
+                registry=app.extensions["certificate_types"], recipients=transport(app),
+                random=random or app.extensions.get("outbox_random") or _random.random)
     lease = timedelta(seconds=float(app.config.get("OUTBOX_LEASE_SECONDS", 60)))
-    give_up_after = timedelta(seconds=float(app.config.get("SEND_GIVE_UP_AFTER", 86400)))
-    registry = app.extensions["certificate_types"]
-    recipients = transport(app)
     counts = {"delivered": 0, "retried": 0, "failed": 0}
     with db.new_session(app) as session:
-        claimed = outbox.claim_due(session, at(), lease, limit=int(app.config.get("OUTBOX_BATCH", 20)))
+        claimed = outbox.claim_due(session, run.at(), lease, limit=int(app.config.get("OUTBOX_BATCH", 20)))
         if not claimed:
             return counts
         session.expunge_all()  # plain data from here: a rollback below must not expire (and reload) them
-        sources = outbox.delivery_sources(session, [s.certificate_id for s in claimed if s.kind != outbox.ANSWER])
+        certificates = outbox.delivery_sources(session, [s.certificate_id for s in claimed
+                                                         if s.kind != outbox.ANSWER])
         answers = question_store.answer_sources(session, [s.payload_ref for s in claimed
                                                           if s.kind == outbox.ANSWER and s.payload_ref])
         session.commit()  # end the read: no transaction stays open while posting (SQLite)
+        pnrs = {c.patient_pnr for c in certificates.values()}
+        pnrs.update(a.answer.patient_pnr for a in answers.values() if a.answer.patient_pnr)
+        persons = _persons(app, sorted(pnrs))
         for send in claimed:
             assert send.next_attempt_at is not None  # claim_due set it: the end of the lease
-            if at() >= send.next_attempt_at:  # the lease ran out (a slow batch): another worker may have it now
+            if run.at() >= send.next_attempt_at:  # the lease ran out (a slow batch): another worker may have it now
                 log.warning("send %s: lease expired before posting; left for the next pass", send.id)
                 continue
-            try:
-                if send.kind == outbox.ANSWER:
-                    outcome = _deliver_answer(session, send, answers.get(send.payload_ref or ""), recipients, at,
-                                              give_up_after)
-                else:
-                    outcome = _deliver_one(session, send, sources.get(send.certificate_id), registry, recipients,
-                                           at, give_up_after)
-            except Exception:  # noqa: BLE001 - one send must not stop the others; the lease brings it back
-                session.rollback()
-                log.exception("send %s: not recorded; it is tried again when its lease ends", send.id)
-                continue
+            outcome = _attempt(session, run, send, certificates, answers, persons)
             if outcome:
                 counts[outcome] += 1
     return counts
 
 
-def _deliver_one(session, send, source, registry, recipients, at, give_up_after) -> str | None:
-    ctype = registry.get(source.cert.type_code) if source is not None else None
-    why_not = _why_not(source, ctype, send.recipient)
-    if why_not:
-        log.warning("send %s: given up without posting: %s", send.id, why_not)
-        return "failed" if outbox.record_refused(session, send.id, at(), why_not) else None
-    assert ctype is not None  # _why_not refuses an unknown type
-    return _post(session, send, sending.payload(source.cert, ctype), recipients, at, give_up_after)
-
-
-def _deliver_answer(session, send, source, recipients, at, give_up_after) -> str | None:
-    """An answer to an FK question: posted to FK with a payload of the answer (never for a valideringsperson)."""
-    why_not = None
-    if source is None or source.question is None:
-        why_not = "answer not found"
-    elif send.recipient != question_rules.FK:
-        why_not = f"answers go to FK, not {send.recipient}"
-    elif source.validation_person:
-        why_not = sending.VALIDATION_PERSON
-    if why_not:
-        log.warning("send %s: given up without posting: %s", send.id, why_not)
-        return "failed" if outbox.record_refused(session, send.id, at(), why_not) else None
-    payload = question_rules.answer_payload(source.answer, source.question, unit_name=source.unit_name)
-    return _post(session, send, payload, recipients, at, give_up_after)
-
-
-def _post(session, send, payload, recipients, at, give_up_after) -> str | None:
+def _persons(app: Flask, pnrs: list[str]) -> dict[str, PersonInfo] | None:
+    """The person service's answer for the batch's patients (is any a valideringsperson?); None if it could
+    not answer: then no send that needs the answer is posted (each waits and is tried again)."""
+    if not pnrs:
+        return {}
     try:
-        recipients.deliver(send.recipient, send.idempotency_key, payload)
+        return app.extensions["person_service"].lookup(pnrs)
+    except PersonServiceUnavailable as err:
+        log.warning("outbox: the person service did not answer (%s); the sends wait", err)
+    except Exception:  # noqa: BLE001 - whatever went wrong, nothing is posted unchecked
+        log.exception("outbox: the person service failed; the sends wait")
+    return None
+
+
+def _attempt(session, run: _Pass, send, certificates, answers, persons) -> str | None:
+    """One send: delivered, retried or failed (the count's key), or None when nothing was recorded. An
+    unexpected error is recorded on the send and retried with backoff like any other failure (and given
+    up in the end); only if even that cannot be recorded does the send wait for its lease to end."""
+    attempt = _Attempt()
+    try:
+        return _deliver(session, run, send, certificates, answers, persons, attempt)
+    except Exception as err:  # noqa: BLE001 - one send must not stop the others
+        session.rollback()
+        log.exception("send %s: unexpected error during delivery", send.id)
+        return _retry_later(session, run, send, f"unexpected error: {type(err).__name__}",
+                            maybe_received=attempt.posted)
+
+
+def _retry_later(session, run: _Pass, send, reason: str, *, maybe_received: bool) -> str | None:
+    try:
+        state = outbox.record_failure(session, send.id, run.at(), reason, run.give_up_after,
+                                      maybe_received=maybe_received, random=run.random)
+    except Exception:  # noqa: BLE001 - the database went away: the lease brings the send back
+        session.rollback()
+        log.exception("send %s: the failure was not recorded; it is tried again when its lease ends", send.id)
+        return None
+    log.warning("send %s to %s, attempt %s failed (%s): %s", send.id, send.recipient, send.attempts,
+                outbox.short_error(reason), "given up" if state == outbox.FAILED else "tried again later")
+    return {outbox.FAILED: "failed", outbox.PENDING: "retried"}.get(state or "")
+
+
+def _deliver(session, run: _Pass, send, certificates, answers, persons, attempt: _Attempt) -> str | None:
+    if send.kind == outbox.ANSWER:
+        answer = answers.get(send.payload_ref or "")
+        why_not = _why_not_answer(answer, send.recipient, persons)
+    else:
+        cert = certificates.get(send.certificate_id)
+        why_not = _why_not_certificate(cert, run.registry, send.recipient, persons)
+    if why_not == WAIT:
+        return _retry_later(session, run, send, "the person service did not answer", maybe_received=False)
+    if why_not:
+        log.warning("send %s: refused at delivery, not posted: %s", send.id, why_not)
+        return "failed" if outbox.record_refused(session, send.id, run.at(), why_not) else None
+    if send.kind == outbox.ANSWER:
+        payload = question_rules.answer_payload(answer.answer, answer.question, unit_name=answer.unit_name)
+    else:
+        payload = sending.payload(cert, run.registry[cert.type_code])
+    return _post(session, run, send, payload, attempt)
+
+
+def _post(session, run: _Pass, send, payload: dict, attempt: _Attempt) -> str | None:
+    attempt.posted = True
+    try:
+        run.recipients.deliver(send.recipient, send.idempotency_key, payload)
     except DeliveryFailed as failure:
-        state = outbox.record_failure(session, send.id, at(), failure.reason, give_up_after)
-        log.warning("send %s to %s, attempt %s failed (%s): %s", send.id, send.recipient, send.attempts,
-                    failure.reason, "given up" if state == outbox.FAILED else "tried again later")
-        return {outbox.FAILED: "failed", outbox.PENDING: "retried"}.get(state or "")
-    outbox.record_delivered(session, send.id, at())
+        if failure.permanent:
+            log.warning("send %s to %s, attempt %s rejected (%s): given up", send.id, send.recipient,
+                        send.attempts, failure.reason)
+            return "failed" if outbox.record_rejected(session, send.id, run.at(), failure.reason) else None
+        return _retry_later(session, run, send, failure.reason, maybe_received=failure.maybe_received)
+    outbox.record_delivered(session, send.id, run.at())
     return "delivered"
 
 
-def _why_not(source, ctype, recipient: str) -> str | None:
-    """Checked again at delivery: the certificate may have been revoked since the citizen asked."""
-    if source is None:
+WAIT = "PERSON_SERVICE_UNAVAILABLE"  # _why_not: the person service must answer first
+
+
+def _why_not_certificate(cert, registry, recipient: str, persons) -> str | None:
+    """Checked again at delivery, with the send request's rules (`sending.delivery_refusal`): revoked or
+    replaced since the citizen asked, sent by care meanwhile, a valideringsperson (the person service's
+    answer). WAIT when only the person service could tell, and it did not answer."""
+    if cert is None:
         return "certificate not found"
-    if ctype is None:
-        return f"unknown certificate type {source.cert.type_code}"
-    if ctype.recipient != recipient:
-        return f"type {ctype.code} is not sent to {recipient}"
-    if source.cert.revoked_at is not None:
-        return sending.REVOKED
-    if source.validation_person:
-        return sending.VALIDATION_PERSON
-    return None
+    ctype = registry.get(cert.type_code)
+    why_not = sending.delivery_refusal(ctype, cert, recipient, validation_person=False)
+    if why_not or persons is None:
+        return why_not or WAIT
+    info = persons.get(cert.patient_pnr)
+    return sending.delivery_refusal(ctype, cert, recipient, validation_person=bool(info and info.validation_person))
+
+
+def _why_not_answer(source, recipient: str, persons) -> str | None:
+    """An answer to an FK question goes to FK only, and never for a valideringsperson (the person service's
+    answer; WAIT when it did not answer)."""
+    if source is None or source.question is None:
+        return "answer not found"
+    if recipient != question_rules.FK:
+        return sending.NO_RECIPIENT
+    if persons is None:
+        return WAIT
+    info = persons.get(source.answer.patient_pnr)
+    return sending.VALIDATION_PERSON if info is not None and info.validation_person else None
 
 
 # --- running it -------------------------------------------------------------------------------------

@@ -1,5 +1,9 @@
 """The HSA directory adapter. The embedded default reads the local tables (loaded with demo data);
-a production adapter would ask the national directory with the same interface."""
+a production adapter would ask the national directory with the same interface.
+
+Asked at login, at the unit choice, and again for every staff session at its first request after
+STAFF_RIGHTS_RECHECK_SECONDS (portal/auth/sessions.py): a commission removed or ended, or a system role taken
+away, in the directory reaches a logged-in user within that interval."""
 from __future__ import annotations
 
 from sqlalchemy import select

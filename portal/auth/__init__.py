@@ -2,7 +2,8 @@
 
 Routes: /inloggning/<broker> starts a login, /inloggning/<broker>/callback finishes it,
 /valj-vardenhet chooses the staff member's unit, /logga-ut ends the session (and at the broker),
-/session/status and /session/forlang serve the idle-timeout warning.
+/session/status and /session/forlang serve the idle-timeout warning; /utloggad/inaktivitet,
+/utloggad/tidsgrans and /utloggad/behorighet say why a session ended by itself (sessions.py).
 """
 from __future__ import annotations
 
@@ -12,8 +13,6 @@ from urllib.parse import urlsplit
 
 from authlib.integrations.flask_client import OAuth
 from flask import Blueprint, Flask, abort, current_app, g, jsonify, redirect, render_template, request, session, url_for
-from flask_limiter import Limiter
-from flask_limiter.util import get_remote_address
 from flask_login import LoginManager, current_user
 
 from .. import db
@@ -23,14 +22,17 @@ from ..errors import error_id
 from ..main import safe_next
 from ..models import UserSettings
 from ..security import no_store
-from . import sessions
+from . import rate_limit, sessions
 from .guards import staff_required
+from .logsafe import one_line
 from .oidc import Broker, BrokerConfig, LoginRefused
+from .rate_limit import limiter, login_limit
+
+__all__ = ["bp", "init_app", "limiter", "login_manager"]
 
 log = logging.getLogger(__name__)
 
 bp = Blueprint("auth", __name__)
-limiter = Limiter(get_remote_address, storage_uri="memory://", default_limits=[])
 login_manager = LoginManager()
 
 KIND_OF = {"bankid": "citizen", "siths": "staff"}
@@ -57,39 +59,35 @@ def _clock():
 
 def refused(reason: str, *, status: int = 403, detail: str = ""):
     eid = error_id()
-    log.info("login refused reason=%s id=%s %s", reason, eid, detail)
+    log.info("login refused reason=%s id=%s %s", reason, eid, one_line(detail))
     no_store()
     return render_template("auth/refused.html", reason=reason, error_id=eid), status
 
 
-def _login_limit() -> str:
-    return current_app.config["LOGIN_RATE_LIMIT"]
-
-
 @bp.get("/inloggning/<broker>")
-@limiter.limit(_login_limit)
+@limiter.limit(login_limit)
 def login(broker: str):
     b = _broker(broker)
     if current_user.is_authenticated and current_user.kind == KIND_OF[broker]:
         return redirect(url_for("citizen.start" if broker == "bankid" else "rehab.start"))
     try:
-        url, pending = b.start(_callback_url(broker))
+        url, pending = b.start(_callback_url(broker), _clock().timestamp())
     except LoginRefused as err:
-        return refused(err.reason, status=503, detail=err.detail)
+        return refused(err.reason, status=err.status, detail=err.detail)
     session["oidc_pending"] = pending
     no_store()
     return redirect(url, code=303)
 
 
 @bp.get("/inloggning/<broker>/callback")
-@limiter.limit(_login_limit)
+@limiter.limit(login_limit)
 def callback(broker: str):
     b = _broker(broker)
     pending = session.pop("oidc_pending", None)
     try:
-        claims, id_token = b.finish(request.args.to_dict(), pending, _clock().timestamp())
+        claims, id_token = b.finish(request.args.to_dict(flat=False), pending, _clock().timestamp())
     except LoginRefused as err:
-        return refused(err.reason, detail=err.detail)
+        return refused(err.reason, status=err.status, detail=err.detail)
     identity = b.identity(claims)
     if broker == "bankid":
         return _citizen_login(claims, identity, id_token)
@@ -162,8 +160,10 @@ def choose_unit():
         sessions.end()
         return refused("no_commission")
     status = 400 if error else 200
-    return render_template("auth/choose_unit.html", units=units, error=error,
-                           current=current_user.unit_id, next=request.values.get("next", "")), status
+    changed = session.pop(sessions.UNIT_NOTICE_KEY, None)  # the rights on the unit in use changed
+    return render_template("auth/choose_unit_changed.html" if changed else "auth/choose_unit.html", units=units,
+                           error=error, current=current_user.unit_id, next=request.values.get("next", ""),
+                           changed_unit=changed), status
 
 
 @bp.post("/logga-ut")
@@ -188,8 +188,35 @@ def logged_out():
 
 @bp.get("/utloggad/inaktivitet")
 def timed_out():
+    """Where a session that ended by itself lands (the timeout script knows only this address): the page
+    for the reason the ending request remembered, inactivity by default."""
     no_store()
+    reason = session.pop(sessions.ENDED_KEY, None)
+    if reason in ENDED_PAGES and reason != sessions.TIMED_OUT:
+        return redirect(url_for(ENDED_PAGES[reason]), code=303)
     return render_template("auth/timed_out.html")
+
+
+@bp.get("/utloggad/tidsgrans")
+def session_expired():
+    no_store()
+    session.pop(sessions.ENDED_KEY, None)
+    hours = max(1, round(current_app.config["SESSION_ABSOLUTE_SECONDS"] / 3600))
+    return render_template("auth/session_ended.html", reason=sessions.EXPIRED, hours=hours)
+
+
+@bp.get("/utloggad/behorighet")
+def rights_ended():
+    no_store()
+    session.pop(sessions.ENDED_KEY, None)
+    return render_template("auth/session_ended.html", reason=sessions.RIGHTS_ENDED)
+
+
+ENDED_PAGES = {sessions.TIMED_OUT: "auth.timed_out", sessions.EXPIRED: "auth.session_expired",
+               sessions.RIGHTS_ENDED: "auth.rights_ended"}
+# requests that go on when their session has just ended (they answer for themselves)
+GO_ON_WHEN_ENDED = frozenset({"auth.timed_out", "auth.session_expired", "auth.rights_ended", "auth.session_status",
+                              "auth.login", "auth.callback", "main.language"})
 
 
 @bp.get("/session/status")
@@ -214,6 +241,26 @@ def session_extend():
     return redirect(safe_next(request.form.get("next")), code=303)
 
 
+def _go_to(url: str):
+    response = redirect(url, code=303)
+    if request.headers.get("HX-Request"):
+        response.headers["HX-Redirect"] = url
+    return response
+
+
+def _after_check(outcome: str | None, endpoint: str | None):
+    """The answer to a request whose session just ended or lost its unit (None: the request goes on)."""
+    if outcome is None or endpoint in GO_ON_WHEN_ENDED:
+        return None
+    if outcome == sessions.UNIT_CHANGED:
+        if endpoint in ("auth.choose_unit", "auth.logout"):
+            return None
+        return _go_to(url_for("auth.choose_unit", next=request.path if request.method == "GET" else None))
+    if endpoint == "auth.logout":
+        return redirect(url_for("auth.logged_out"), code=303)
+    return _go_to(url_for(ENDED_PAGES[outcome]))
+
+
 def _broker_configs(app: Flask) -> list[BrokerConfig]:
     c = app.config
     return [
@@ -234,7 +281,7 @@ def init_app(app: Flask) -> None:
     login_manager.init_app(app)
     login_manager.user_loader(sessions.load_user)
     login_manager.session_protection = None  # the server-side session is the protection
-    limiter.init_app(app)
+    rate_limit.init_app(app)
     oauth = OAuth(app)
     app.extensions["oidc_brokers"] = {cfg.name: Broker(oauth, cfg) for cfg in _broker_configs(app)}
     origins = []
@@ -246,15 +293,7 @@ def init_app(app: Flask) -> None:
 
     @app.before_request
     def _session_check():
-        if sessions.check_request(request.endpoint) == "timed_out" and request.endpoint not in (
-                "auth.timed_out", "auth.session_status", "auth.login", "auth.callback", "main.language"):
-            if request.endpoint == "auth.logout":
-                return redirect(url_for("auth.logged_out"), code=303)
-            response = redirect(url_for("auth.timed_out"), code=303)
-            if request.headers.get("HX-Request"):
-                response.headers["HX-Redirect"] = url_for("auth.timed_out")
-            return response
-        return None
+        return _after_check(sessions.check_request(request.endpoint), request.endpoint)
 
     @app.context_processor
     def _auth_context():

@@ -4,6 +4,11 @@ Authlib does the protocol plumbing: discovery, the authorization URL with PKCE S
 the token request with client authentication. The ID token is verified here, completely, with
 joserfc: signature against the broker's JWKS, iss, aud (and azp), exp, iat, nonce and acr against
 an allow-list (Authlib's own check covers only iss, and drops even that with claims_options).
+
+The callback's query string is the attacker's to choose: it is checked before anything else (printable
+ASCII, at most MAX_PARAM characters), the login in progress must exist, be this broker's and be younger
+than LOGIN_FLOW_SECONDS, and `state` must match it before an `error` is believed. Bad input is a 400
+refusal, never a 500, and what reaches the log of it is short and escaped (logsafe.escaped).
 """
 from __future__ import annotations
 
@@ -17,18 +22,52 @@ from joserfc import jwt
 from joserfc.errors import JoseError
 from joserfc.jwk import KeySet, KeySetSerialization
 
+from .logsafe import escaped
+
 log = logging.getLogger(__name__)
 
 LEEWAY = 60  # seconds of clock skew accepted on exp/iat
+LOGIN_FLOW_SECONDS = 15 * 60  # a login started longer ago than this cannot be finished
+MAX_PARAM = 2048  # the longest callback parameter accepted (codes and states are far shorter)
+CALLBACK_PARAMS = ("state", "code", "error")  # checked; the others are never read nor logged
 
 
 class LoginRefused(Exception):
-    """The login cannot go on. `reason` is a code for the refusal page; `detail` is for the log."""
+    """The login cannot go on. `reason` is a code for the refusal page; `detail` is for the log (never raw
+    text from the request: escaped with logsafe.escaped); `status` the page's HTTP status (400 for bad
+    callback input, 403 for a refused login, 503 when the broker cannot be reached)."""
 
-    def __init__(self, reason: str, detail: str = ""):
+    def __init__(self, reason: str, detail: str = "", status: int = 403):
         super().__init__(f"{reason}: {detail}")
         self.reason = reason
         self.detail = detail
+        self.status = status
+
+
+def bad_callback(detail: str) -> LoginRefused:
+    return LoginRefused("state", detail, status=400)
+
+
+def _printable_ascii(value: str) -> bool:
+    return all(" " <= c <= "~" for c in value)
+
+
+def check_callback_args(args: dict[str, list[str]]) -> dict[str, str]:
+    """The callback parameters the portal reads, each once, printable ASCII and not too long."""
+    out = {}
+    for name in CALLBACK_PARAMS:
+        values = args.get(name) or []
+        if len(values) > 1:
+            raise bad_callback(f"{name} given {len(values)} times")
+        if not values:
+            continue
+        value = values[0]
+        if len(value) > MAX_PARAM:
+            raise bad_callback(f"{name} too long ({len(value)} characters)")
+        if not _printable_ascii(value):
+            raise bad_callback(f"{name} not printable ASCII: {escaped(value, 32)}")
+        out[name] = value
+    return out
 
 
 @dataclass(frozen=True)
@@ -91,7 +130,7 @@ class Broker:
     def metadata(self) -> dict:
         return self.client.load_server_metadata()
 
-    def start(self, redirect_uri: str) -> tuple[str, dict]:
+    def start(self, redirect_uri: str, now: int) -> tuple[str, dict]:
         """The broker URL to send the browser to, and what to keep until the callback."""
         try:
             nonce = secrets.token_urlsafe(32)
@@ -100,28 +139,40 @@ class Broker:
                 acr_values=" ".join(self.config.acr_values), **self.config.extra_authorize_params)
         except Exception as err:  # the broker cannot be reached
             log.warning("broker %s unreachable at login start: %s", self.config.name, type(err).__name__)
-            raise LoginRefused("broker_unavailable", str(type(err).__name__)) from None
+            raise LoginRefused("broker_unavailable", str(type(err).__name__), status=503) from None
         pending = {"broker": self.config.name, "state": rv["state"], "nonce": rv["nonce"],
-                   "code_verifier": rv["code_verifier"], "redirect_uri": redirect_uri}
+                   "code_verifier": rv["code_verifier"], "redirect_uri": redirect_uri, "started": now}
         return rv["url"], pending
 
-    def finish(self, args: dict, pending: dict | None, now: int) -> tuple[dict, str]:
-        """Check the callback, exchange the code, verify the ID token. Returns (claims, id_token)."""
+    def check_flow(self, args: dict[str, str], pending: dict | None, now: int) -> None:
+        """The callback belongs to the login in progress in this browser, or LoginRefused (400)."""
+        if not isinstance(pending, dict) or pending.get("broker") != self.config.name:
+            raise bad_callback("no login in progress")
+        started = pending.get("started")
+        if not isinstance(started, int) or not 0 <= now - started <= LOGIN_FLOW_SECONDS:
+            raise bad_callback("the login in progress has expired")
+        state, expected = args.get("state"), pending.get("state")
+        if not state or not isinstance(expected, str) or not hmac.compare_digest(state.encode(), expected.encode()):
+            raise bad_callback("state does not match")
+
+    def finish(self, query: dict[str, list[str]], pending: dict | None, now: int) -> tuple[dict, str]:
+        """Check the callback, exchange the code, verify the ID token. Returns (claims, id_token).
+        `query` is the callback's query string with every value of each parameter."""
+        args = check_callback_args(query)
+        self.check_flow(args, pending, now)
+        assert pending is not None  # check_flow refuses a callback without a login in progress
         if args.get("error"):
-            reason = "cancelled" if args.get("error") == "access_denied" else "broker_error"
-            raise LoginRefused(reason, f"broker said {args.get('error')}")
-        state, code = args.get("state"), args.get("code")
-        if not pending or pending.get("broker") != self.config.name:
-            raise LoginRefused("state", "no login in progress")
-        if not isinstance(state, str) or not hmac.compare_digest(state, pending["state"]):
-            raise LoginRefused("state", "state does not match")
+            reason = "cancelled" if args["error"] == "access_denied" else "broker_error"
+            raise LoginRefused(reason, f"broker said {escaped(args['error'], 32)}")
+        code = args.get("code")
         if not code:
-            raise LoginRefused("broker_error", "no code")
+            raise LoginRefused("broker_error", "no code", status=400)
         try:
             token = self.client.fetch_access_token(redirect_uri=pending["redirect_uri"], code=code,
                                                    code_verifier=pending["code_verifier"])
         except Exception as err:  # invalid_grant (replayed code, wrong verifier), network
-            raise LoginRefused("token_exchange", f"{type(err).__name__}: {getattr(err, 'error', '')}") from None
+            raise LoginRefused("token_exchange",
+                               f"{type(err).__name__}: {escaped(getattr(err, 'error', ''), 32)}") from None
         id_token = token.get("id_token")
         if not id_token:
             raise LoginRefused("token_invalid", "no id_token")

@@ -13,6 +13,7 @@ from .. import db, list_view, recipient_name
 from ..adapters.person_service import PersonServiceUnavailable
 from ..auth.guards import citizen_required
 from ..domain import certificates as rules
+from ..domain import list_model
 from ..i18n import current_language
 from ..render import flash_notice, page_or_fragment
 from ..repository import certificates as store
@@ -68,8 +69,7 @@ def _list(archived: bool):
     mine = rules.in_list(_registry(), certs, archived=archived)
     choices = rules.filter_choices(mine, _type_name)
     filters = rules.parse_filters(args, choices)
-    page = request.args.get("sida", "1")
-    result = rules.citizen_list(mine, filters, choices, page=int(page) if page.isdigit() else 1)
+    result = rules.citizen_list(mine, filters, choices, page=list_model.page_number(args))
     # the content only for the page's items that need it (a purpose line; periods come from the row)
     need = [c.id for c in result.page_items if not c.sick_leave_start]
     found = store.contents(db.session(), need)
@@ -110,13 +110,17 @@ def read(certificate_id: str):
 
 def _sending_state(cert: rules.CertificateView, ctype) -> dict:
     """What the page and the send page show about sending: the type's recipient; the live send to it
-    (pending, or delivered by the citizen or by care: `live.by`); the last failed one if none is live; and
-    why the citizen may not send (a `sending` refusal code; a send by care is ALREADY_SENT too)."""
+    (pending, or delivered by the citizen or by care: `live.by`); the last failed one if none is live, with
+    what is known about it (`notice`: a `sending.failure_notice` code: the recipient may have it, rejected it,
+    the rules stopped it, or it never got there); and why the citizen may not send (a `sending` refusal code;
+    a send by care is ALREADY_SENT too)."""
     from ..domain import sending
 
     recipient = ctype.recipient
     live = cert.send_to(recipient) if recipient else None
     failed = next((s for s in reversed(cert.sends) if s.recipient == recipient and s.state == "FAILED"), None)
+    if live is not None:
+        failed = None
     person = current_app.extensions["person_service"]
     refusal: str | None
     try:
@@ -126,7 +130,8 @@ def _sending_state(cert: rules.CertificateView, ctype) -> dict:
         refusal = sending.refusal(ctype, cert, validation_person=False) or "PERSON_SERVICE_UNAVAILABLE"
     else:
         refusal = sending.refusal(ctype, cert, validation_person=bool(info and info.validation_person))
-    return {"recipient": recipient, "live": live, "failed": failed if live is None else None, "refusal": refusal}
+    return {"recipient": recipient, "live": live, "failed": failed, "refusal": refusal,
+            "notice": sending.failure_notice(failed) if failed is not None else None}
 
 
 @bp.post("/intyg/<certificate_id>/arkivera")

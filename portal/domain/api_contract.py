@@ -193,7 +193,9 @@ def errors_for(problems: list[IntakeProblem]) -> list[FieldError]:
     for p in problems:
         for name in p.fields or ("",):
             parameter = _PARAMETERS.get((p.section or "", name))
-            if parameter:
+            if p.unstorable and (p.section, name) == ("relations", "from"):  # the body's id, copied
+                error = FieldError("/id", p.message)
+            elif parameter:
                 error = FieldError("", p.message, parameter)
             elif name.startswith("content"):
                 error = FieldError(content_pointer(name), p.message)

@@ -391,7 +391,8 @@ def _check_dated_choices(q: Question, value: list, path: str, signed: date | Non
             problems.append(Problem(f"{p}.type", f"must be one of {', '.join(values)}, got {item.get('type')!r}"))
         elif item["type"] in seen:
             problems.append(Problem(f"{p}.type", f"{item['type']} is given twice"))
-        seen.add(item.get("type"))
+        else:
+            seen.add(item["type"])
         d = parse_date(item.get("date"))
         if not d:
             problems.append(Problem(f"{p}.date", f"must be a date YYYY-MM-DD, got {item.get('date')!r}"))

@@ -27,6 +27,9 @@ class SendView:
     delivered_at: datetime | None = None
     failed_at: datetime | None = None
     by: str = CITIZEN  # CITIZEN | CARE
+    failure: str | None = None  # FAILED: REJECTED | REFUSED | GAVE_UP (domain.sending)
+    maybe_received: bool = False  # an attempt timed out or got no clear answer: the recipient may have it
+    refusal: str | None = None  # REFUSED: the rule that stopped it (a domain.sending refusal code)
 
     @classmethod
     def by_care(cls, recipient: str, sent_at: datetime) -> SendView:

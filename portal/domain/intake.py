@@ -7,6 +7,7 @@ applies the records in one transaction only when there is no problem at all.
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
@@ -25,6 +26,17 @@ PURPOSE_CARE = "Vård och behandling"
 DIRECTORY = ("providers", "units", "staff")  # what the HSA directory owns
 LOCAL_TIME = ZoneInfo("Europe/Stockholm")  # stored times are Swedish local time, without an offset
 INVALID_PNR = "is not a valid personnummer (12 digits, valid date and check digit)"
+#: how deeply a document may nest (the deepest real one is about 8; the API refuses bodies deeper than its
+#: API_MAX_DEPTH, 32 by default, before they become documents one level deeper)
+MAX_DEPTH = 40
+#: each section's id field, named in a problem line
+_KEY_FIELDS = {"providers": "hsa_id", "units": "hsa_id", "staff": "hsa_id", "certificates": "id",
+               "revocations": "certificate", "care_sends": "certificate", "questions": "id"}
+
+
+def _one_of(value: Any, allowed: set[str]) -> bool:
+    """A code out of a fixed set (a list or an object given instead is not, rather than unhashable)."""
+    return isinstance(value, str) and value in allowed
 
 
 class IntakeProblem(str):
@@ -32,19 +44,22 @@ class IntakeProblem(str):
     its parts kept for other callers (the API turns them into JSON pointers): the section, the entry's
     index (`entry_index`: `index` is a method of str), the field names (a content path such as
     "content.diagnoses[0].code" is one field), the message, and whether it is a conflict with what is
-    stored (the id exists with other data) rather than bad input."""
+    stored (the id exists with other data) rather than bad input, or a value no database can hold (``scan``)
+    wherever it is."""
 
     section: str | None
     entry_index: int | None
     fields: tuple[str, ...]
     message: str
     conflict: bool
+    unstorable: bool
 
     def __new__(cls, line: str, *, section: str | None = None, index: int | None = None,
-                fields: tuple[str, ...] = (), message: str = "", conflict: bool = False) -> IntakeProblem:
+                fields: tuple[str, ...] = (), message: str = "", conflict: bool = False,
+                unstorable: bool = False) -> IntakeProblem:
         obj = super().__new__(cls, line)
         obj.section, obj.entry_index, obj.fields = section, index, fields
-        obj.message, obj.conflict = message or line, conflict
+        obj.message, obj.conflict, obj.unstorable = message or line, conflict, unstorable
         return obj
 
 
@@ -429,14 +444,14 @@ class _Checker:
             key = f"{e.get('from')} {e.get('kind')} {e.get('to')}"
             self.unknown_keys("relations", i, key, e, {"from", "to", "kind"})
             kind = e.get("kind")
-            if kind not in RELATION_KINDS:
+            if not _one_of(kind, RELATION_KINDS):
                 self.problem("relations", i, key, "kind", f"must be REPLACES or COMPLEMENTS, got {kind!r}")
             new, old = self.cert(e.get("from")), self.cert(e.get("to"))
             if new is None:
                 self.unknown("relations", i, key, "from", "certificate", "certificates", e.get("from"))
             if old is None:
                 self.unknown("relations", i, key, "to", "certificate", "certificates", e.get("to"))
-            if not (new and old and kind in RELATION_KINDS):
+            if not (new and old and _one_of(kind, RELATION_KINDS)):
                 continue
             if new["id"] == old["id"]:
                 self.problem("relations", i, key, "to", "a certificate cannot relate to itself")
@@ -510,7 +525,7 @@ class _Checker:
             if cert is None:
                 self.unknown("care_sends", i, key, "certificate", "certificate", "certificates", key)
             to = e.get("recipient")
-            if to not in CARE_RECIPIENTS:
+            if not _one_of(to, CARE_RECIPIENTS):
                 self.problem("care_sends", i, key, "recipient", f"must be FK or TS, got {to!r}")
                 to = None
             at = self.a_datetime("care_sends", i, key, e, "at")
@@ -545,6 +560,8 @@ class _Checker:
     def check_questions(self):
         raw = self.entries("questions")
         ids = {e["id"] for _, e in raw if isinstance(e.get("id"), str)}
+        # the certificate each question of the document is about, by id (for replies and reminders)
+        about = {e["id"]: e.get("certificate") for _, e in raw if isinstance(e.get("id"), str)}
         for i, e in raw:
             key = e.get("id")
             self.unknown_keys("questions", i, key, e, {"id", "certificate", "subject", "sender", "heading", "text",
@@ -557,19 +574,19 @@ class _Checker:
             if cert is None:
                 self.unknown("questions", i, key, "certificate", "certificate", "certificates", e.get("certificate"))
             subject = e.get("subject")
-            if subject not in SUBJECTS:
+            if not _one_of(subject, SUBJECTS):
                 self.problem("questions", i, key, "subject",
                              f"must be one of {', '.join(sorted(SUBJECTS))}, got {subject!r}")
             sender = e.get("sender")
-            if sender not in SENDERS:
+            if not _one_of(sender, SENDERS):
                 self.problem("questions", i, key, "sender", f"must be FK or CARE, got {sender!r}")
             heading = self.text("questions", i, key, e, "heading", required=False)
             text = self.text("questions", i, key, e, "text", max_length=10000)
             sent = self.a_datetime("questions", i, key, e, "sent")
             last = self.a_date("questions", i, key, e, "last_answer_date", required=False)
             handled = self.a_datetime("questions", i, key, e, "handled_at", required=False)
-            refs = {name: self.question_ref(i, key, e, name, ids) for name in ("in_reply_to", "reminder_of")}
-            if subject == "PAMINN" and not refs["reminder_of"]:
+            refs = {name: self.question_ref(i, key, e, name, ids, about) for name in ("in_reply_to", "reminder_of")}
+            if subject == "PAMINN" and e.get("reminder_of") is None:  # (a bad one is reported as such)
                 self.problem("questions", i, key, "reminder_of",
                              "a reminder (PAMINN) must name the question it reminds of")
             if subject != "PAMINN" and refs["reminder_of"]:
@@ -582,7 +599,7 @@ class _Checker:
                 self.problem("questions", i, key, "certificate", f"{ctype.code} is not a certificate "
                              "Försäkringskassan receives: it has no questions")
                 continue
-            if not (qid and cert and subject in SUBJECTS and sender in SENDERS and text and sent):
+            if not (qid and cert and _one_of(subject, SUBJECTS) and _one_of(sender, SENDERS) and text and sent):
                 continue
             rec = {"id": qid, "certificate_id": cert["id"], "unit_id": cert["unit_id"],
                    "patient_pnr": cert["patient_pnr"], "subject": subject, "sender": sender, "heading": heading,
@@ -595,20 +612,34 @@ class _Checker:
             if stored is None:
                 rec["handled_at"] = handled
 
-    def question_ref(self, i: int, key: Any, e: dict, name: str, ids: set[str]) -> str | None:
-        """The question that in_reply_to or reminder_of names: None if none, or unknown (reported)."""
+    def question_ref(self, i: int, key: Any, e: dict, name: str, ids: set[str], about: dict[str, Any]) -> str | None:
+        """The question that in_reply_to or reminder_of names: None if none, or unknown, the question
+        itself or about another certificate (reported: a reply or reminder belongs to its certificate's
+        conversation, and would show on that certificate's unit and patient)."""
         ref = e.get(name)
-        if ref is not None and not isinstance(ref, str):
+        if ref is None:
+            return None
+        if not isinstance(ref, str):
             self.problem("questions", i, key, name, "must be text (a question id)")
             return None
-        if ref is not None and ref not in ids and ref not in self.existing.questions:
+        if ref not in ids and ref not in self.existing.questions:
             self.problem("questions", i, key, name, f"unknown question {ref!r}")
+            return None
+        if ref == e.get("id"):
+            self.problem("questions", i, key, name, "a question cannot refer to itself")
+            return None
+        certificate = about[ref] if ref in ids else self.existing.questions[ref]["certificate_id"]
+        if isinstance(e.get("certificate"), str) and certificate != e["certificate"]:
+            self.problem("questions", i, key, name, f"question {ref!r} is about another certificate")
             return None
         return ref
 
     def run(self) -> tuple[list[IntakeProblem], Plan]:
         if not isinstance(self.doc, dict):
             return [IntakeProblem("the document must be a JSON object")], self.plan
+        unstorable = scan(self.doc)
+        if unstorable:  # the entries are not checked: their problem lines would echo what cannot be shown
+            return unstorable, self.plan
         for name in sorted(set(self.doc) - set(SECTIONS) - {"$schema", "about"}):
             self.general(f"{name}: unknown section (known: {', '.join(SECTIONS)})", name)
         for step in (self.check_providers, self.check_units, self.check_staff, self.check_commissions,
@@ -616,6 +647,82 @@ class _Checker:
                      self.check_care_sends, self.check_questions):
             step()
         return self.problems, self.plan
+
+
+#: how a JSON reader writes the numbers that are not finite (1e999 is read as Infinity)
+_JSON_WORDS = {"nan": "NaN", "inf": "Infinity (or a number too large)", "-inf": "-Infinity (or a number too large)"}
+
+
+def _unstorable_text(value: str) -> str | None:
+    """Why a text cannot be stored (PostgreSQL holds no NUL; a lone surrogate is not Unicode text), or None."""
+    if "\x00" in value:
+        return "contains a NUL character (\\u0000), which cannot be stored"
+    if not value.isascii():
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError as err:
+            return f"contains {ascii(err.object[err.start])[1:-1]}, half of a surrogate pair, which is not text"
+    return None
+
+
+def _shown(name: str) -> str:
+    """A field name for a problem line: as it is, unless it cannot be stored (then escaped)."""
+    return name if _unstorable_text(name) is None else ascii(name)[1:-1]
+
+
+def _where(parts: list) -> tuple[str | None, int | None, str]:
+    """A value's place, as a path of keys and indexes from the document, in problem-line terms: the
+    section, the entry's index and the field ("content.diagnoses[0].code") when inside a section's entry."""
+    def join(rest: list) -> str:
+        out = ""
+        for p in rest:
+            out += f"[{p}]" if isinstance(p, int) else (f".{_shown(p)}" if out else _shown(p))
+        return out
+
+    if len(parts) >= 2 and parts[0] in SECTIONS and isinstance(parts[1], int):
+        return parts[0], parts[1], join(parts[2:])
+    return (_shown(parts[0]) if parts else None), None, join(parts[1:])
+
+
+def _scan_problem(doc: dict, parts: list, message: str) -> IntakeProblem:
+    section, index, fieldname = _where(parts)
+    if index is None:
+        line = ": ".join(x for x in (section, fieldname, message) if x)
+        return IntakeProblem(line, section=section, fields=(fieldname,) if fieldname else (), message=message,
+                             unstorable=True)
+    key = None
+    entry = doc[section][index]
+    if section in _KEY_FIELDS and isinstance(entry, dict):
+        key = entry.get(_KEY_FIELDS[section])
+    who = f" ({key})" if isinstance(key, str) and key and _unstorable_text(key) is None else ""
+    line = f"{section}[{index}]{who}: {fieldname}: {message}" if fieldname else f"{section}[{index}]{who}: {message}"
+    return IntakeProblem(line, section=section, index=index, fields=(fieldname,) if fieldname else (),
+                         message=message, unstorable=True)
+
+
+def scan(doc: Any) -> list[IntakeProblem]:
+    """What no database can hold, anywhere in a document (keys too), before its entries are checked: a
+    number that is not finite (JSON has none, but Python's reader takes NaN, Infinity and 1e999), text
+    with a NUL character or half a surrogate pair, and nesting deeper than MAX_DEPTH (reported once)."""
+    problems: list[IntakeProblem] = []
+    stack: list[tuple[Any, list]] = [(doc, [])]
+    while stack:
+        node, parts = stack.pop()
+        if len(parts) >= MAX_DEPTH:  # the document itself is level 1
+            return [_scan_problem(doc, parts[:MAX_DEPTH - 1],
+                                  f"is nested more than {MAX_DEPTH} levels deep")]
+        if isinstance(node, float) and not math.isfinite(node):
+            problems.append(_scan_problem(doc, parts, f"must be a finite number, got {_JSON_WORDS[repr(node)]}"))
+        elif isinstance(node, str) and (why := _unstorable_text(node)):
+            problems.append(_scan_problem(doc, parts, why))
+        elif isinstance(node, dict):
+            for name, value in reversed(list(node.items())):
+                if isinstance(name, str) and (why := _unstorable_text(name)):
+                    problems.append(_scan_problem(doc, parts + [name], f"the field's name {why}"))
+                stack.append((value, parts + [name]))
+        elif isinstance(node, list):
+            stack += [(value, parts + [i]) for i, value in reversed(list(enumerate(node)))]
+    return problems
 
 
 def check(doc: Any, existing: Existing, registry: ct.Registry, *, update_directory: bool = True,
@@ -656,8 +763,8 @@ def referenced_ids(doc: Any) -> dict[str, set]:
         for e in _items(doc, section):
             if not isinstance(e, dict):
                 continue
-            for target, name in references:
-                if isinstance(e.get(name), str):
+            for target, name in references:  # (an id no database can hold is in none: never asked for)
+                if isinstance(e.get(name), str) and _unstorable_text(e[name]) is None:
                     out[target].add(e[name])
     for e in _items(doc, "persons"):
         if isinstance(e, dict) and (p := persons.normalize(e.get("personnummer"))):

@@ -342,9 +342,10 @@ class Page:
 
 
 def page_number(args: Mapping[str, Sequence[str]]) -> int:
-    """The page the query asks for (``sida``); anything but a whole number is page 1."""
+    """The page the query asks for (``sida``, its first non-empty value); anything but a whole number of
+    ASCII digits (``"²".isdigit()`` is True, but ``int("²")`` fails) of at most six is page 1."""
     value = fp.first(args, PAGE_PARAM) or "1"
-    return int(value) if value.isdigit() and len(value) <= 6 else 1
+    return int(value) if fp.WHOLE_NUMBER.fullmatch(value) and len(value) <= 6 else 1
 
 
 def paginate(items: list, number: int, size: int) -> tuple[list, Page]:

@@ -9,8 +9,9 @@ Försäkringskassan's and Transportstyrelsen's certificate intake, so the outbox
   personnummer).
 
 Fault knobs for tests and the demo (Python only, no HTTP endpoint): `app.extensions["recipient_sim"]`,
-a SimulatorState with `.mode[recipient]` in {"ok", "fail", "timeout"} and `.delay` (seconds):
+a SimulatorState with `.mode[recipient]` in {"ok", "fail", "reject", "timeout"} and `.delay` (seconds):
 - "fail": answer 503 and record nothing (the recipient is down);
+- "reject": answer 400 and record nothing (the recipient will not take the delivery: a permanent error);
 - "timeout": record the delivery, then wait `delay` seconds before answering, so a client with a shorter
   timeout gives up although the recipient has the certificate: the hard case for exactly-once.
 """
@@ -32,7 +33,7 @@ __all__ = ["bp", "init_app", "a11y_examples", "SimulatorState", "RECIPIENTS"]
 bp = Blueprint("recipient_sim", __name__, url_prefix="/simulator")
 RECIPIENTS = ("FK", "TS")
 RECIPIENT = "<any(FK, TS):recipient>"
-MODES = ("ok", "fail", "timeout")
+MODES = ("ok", "fail", "reject", "timeout")
 SHOWN = 200  # the page lists the newest deliveries
 
 
@@ -72,6 +73,8 @@ def receive(recipient: str):
     mode = state().mode.get(recipient, "ok")
     if mode == "fail":
         return _answer(503, error="the recipient is unavailable")
+    if mode == "reject":
+        return _answer(400, error="the recipient does not accept the delivery")
     session = db.session()
     status, body = _record(session, recipient, key, payload)
     if mode == "timeout":

@@ -9,18 +9,20 @@ login session and the unit, never by their personnummer in the URL.
 from __future__ import annotations
 
 import base64
+import dataclasses
 import hashlib
 import logging
+from urllib.parse import urlencode
 
 from cryptography.fernet import Fernet, InvalidToken
-from flask import Blueprint, abort, current_app, g, render_template, request, url_for
+from flask import Blueprint, abort, current_app, g, redirect, render_template, request, session, url_for
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
 from .. import db, list_view
 from ..adapters.hsa import lookup as hsa_lookup
 from ..auth.guards import staff_required
-from ..domain import access, diagnosis, list_model, persons, rehab, sick_leave
+from ..domain import access, diagnosis, filter_params, list_model, persons, rehab, sick_leave
 from ..errors import render_error
 from ..patient_data import NotVisible, PatientData, PatientsUnavailable, StaffUser
 from ..render import page_or_fragment
@@ -97,12 +99,12 @@ def occupation_name(code: str) -> str:
 
 # --- patient links: an opaque, session-bound token instead of the personnummer ----------------------
 
-def _fernet() -> Fernet:
-    """The key of patient links: bound to the login session and to the unit in use, so a link stops
-    working at logout and at "Byt vårdenhet"."""
+def _fernet(purpose: str = "patient-link") -> Fernet:
+    """The key of patient links (and of the kept search, its own key): bound to the login session and to the
+    unit in use, so a link stops working at logout and at "Byt vårdenhet"."""
     sid = g.auth_row.sid_hash if g.get("auth_row") is not None else ""
     unit = current_user.unit_id or ""
-    digest = hashlib.sha256(f"{current_app.config['SECRET_KEY']}:patient-link:{sid}:{unit}".encode()).digest()
+    digest = hashlib.sha256(f"{current_app.config['SECRET_KEY']}:{purpose}:{sid}:{unit}".encode()).digest()
     return Fernet(base64.urlsafe_b64encode(digest))
 
 
@@ -149,9 +151,67 @@ def not_visible(_error):
     return render_error(404)
 
 
+# --- the free-text search: kept for the login session, never in a URL ----------------------------------
+#
+# What a user types to find a patient (a personnummer, a name) is personal data: it must not sit in a URL,
+# where browser history, the login's `next`, Referer headers and access logs would keep it. The search is a
+# POST (CSRF-checked, refused cross-site like every change); the term is kept in the session cookie (signed,
+# HttpOnly), encrypted with a key made like the patient links' (bound to this login and this care unit), so it
+# ends at logout, at the idle timeout and at "Byt vårdenhet", and cannot be read from the cookie. The list, its
+# htmx fragment, its "Sök: …" tag and its exports read it from there; every other filter stays in the query
+# string (no personal data).
+
+SEARCH_PARAM = rehab.PARAMS["text"]  # "fritext": the form field's name, never a query parameter
+_SEARCH = "rehab_search"  # the session key of the kept term
+_SEARCH_REFUSED = "rehab_search_refused"  # a refused term, shown once with its error (then dropped)
+
+
+def _seal(text: str) -> str:
+    return _fernet("rehab-search").encrypt(text.encode()).decode()
+
+
+def _unseal(key: str, *, keep: bool = True) -> str | None:
+    token = session.get(key) if keep else session.pop(key, None)
+    if not token:
+        return None
+    try:
+        return _fernet("rehab-search").decrypt(str(token).encode(), ttl=12 * 3600).decode()
+    except (InvalidToken, ValueError):  # another login's or another unit's: not this search
+        session.pop(key, None)
+        return None
+
+
+def stored_search() -> str:
+    """The free text this login searched the ongoing list for ("" for none)."""
+    return _unseal(_SEARCH) or ""
+
+
+def store_search(text: str) -> None:
+    """Keep the search for this login session ("" ends it)."""
+    if text:
+        session[_SEARCH] = _seal(text)
+    else:
+        session.pop(_SEARCH, None)
+
+
+def url_filters() -> tuple[rehab.Filters, list[tuple[str, str]]]:
+    """The list's filters from the query string: everything but the free text (kept server-side)."""
+    args = request.args.to_dict(flat=False)
+    args.pop(SEARCH_PARAM, None)
+    return rehab.parse_filters(args)
+
+
 def ongoing_filters() -> tuple[rehab.Filters, list[tuple[str, str]]]:
-    """The list's filters from the query string, and the errors (shared by the page and its exports)."""
-    return rehab.parse_filters(request.args.to_dict(flat=False))
+    """The filters the list applies, and the query string's errors (shared by the page and its exports): the
+    query string's and this login's search."""
+    filters, errors = url_filters()
+    return dataclasses.replace(filters, text=stored_search()), errors
+
+
+def ongoing_url(filters: rehab.Filters, endpoint: str = "rehab.ongoing") -> str:
+    """The list's address with these filters and sort, never the free text."""
+    query = [pair for pair in filters.as_query() if pair[0] != SEARCH_PARAM]
+    return url_for(endpoint) + ("?" + urlencode(query) if query else "")
 
 
 def page_of(rows: list, model: list_model.ListModel) -> tuple[list, list_model.Page]:
@@ -177,22 +237,69 @@ def list_context(model: list_model.ListModel, filters, errors: list[tuple[str, s
             "tags": list_view.tags(filters, href, {"chapters": chapter_labels(), **value_labels})}
 
 
-@bp.get("/sjukfall")
-@staff_required
-def ongoing():
-    filters, errors = ongoing_filters()
+def _ongoing_page(filters: rehab.Filters, errors: list[tuple[str, str]]):
+    """The ongoing list (the page, or its results block for htmx) by the query string's filters and this
+    login's search. `filters` hold no free text: every link the page makes comes from them."""
+    search = stored_search()
+    refused = _unseal(_SEARCH_REFUSED, keep=False)
+    if refused is not None:
+        errors = [*errors, (SEARCH_PARAM, filter_params.TOO_LONG)]
     data = gateway()
-    result = data.ongoing(filters)
+    result = data.ongoing(dataclasses.replace(filters, text=search))
     page_rows, page = page_of(result.rows, rehab.MODEL)
     data.cases_shown(page_rows)
+    context = list_context(rehab.MODEL, filters, errors, url_for("rehab.ongoing"),
+                           {"doctors": {d: n for d, n in result.doctors if d}})
+    if search:
+        context["tags"].append({"text": list_view.tag_text(rehab.MODEL.field("text"), search, {}),
+                                "href": ongoing_url(filters, "rehab.clear_search")})
     return page_or_fragment(
         "rehab/ongoing.html", "results", rows=page_rows, total=result.total, matched=len(result.rows),
         columns=result.columns, doctors=result.doctors, show_personal=filters.show_personal,
         chapters=diagnosis.CHAPTERS, length_labels=list_view.value_labels(rehab.MODEL, "lengths"),
         page=page, today=_clock().today(), token=patient_token, degree_steps=rehab.degree_steps,
-        **list_context(rehab.MODEL, filters, errors, url_for("rehab.ongoing"),
-                       {"doctors": {d: n for d, n in result.doctors if d}}),
+        search=search, search_value=search if refused is None else refused, **context,
     ), 400 if errors else 200
+
+
+@bp.get("/sjukfall")
+@staff_required
+def ongoing():
+    if SEARCH_PARAM in request.args:  # an old link or bookmark with a search in it: never applied or echoed
+        return redirect(ongoing_url(url_filters()[0]), 303)
+    return _ongoing_page(*url_filters())
+
+
+@bp.route("/sjukfall/sok", methods=["GET", "POST"])
+@staff_required
+def search():
+    """Search the ongoing list: keep the term for this login and show the list by it, at an address without it.
+    The form also sends the list's other filters and sort (hidden fields). Without JavaScript: 303 to the list;
+    with htmx: the results block, and the address bar gets the list's address (the same filters, no term)."""
+    if request.method == "GET":  # a GET here (back from choosing a unit, say) just shows the list
+        return redirect(url_for("rehab.ongoing"), 303)
+    form = {k: v for k, v in request.form.to_dict(flat=False).items() if k != "csrf_token"}
+    filters, errors = rehab.parse_filters(form)
+    target = ongoing_url(filters)
+    refused = any(param == SEARCH_PARAM for param, _code in errors)
+    store_search("" if refused else filters.text)
+    if refused:  # shown once with its error, in the field, to be shortened (a cookie has room for 4 kB)
+        typed = " ".join((form.get(SEARCH_PARAM) or [""])[0].split())
+        session[_SEARCH_REFUSED] = _seal(typed[:2 * rehab.MAX_FREE_TEXT])
+    if request.headers.get("HX-Request") != "true":
+        return redirect(target, 303)
+    if refused:  # the whole page shows the error summary and focuses it, as without JavaScript
+        return "", 200, {"HX-Redirect": target}
+    body, status = _ongoing_page(dataclasses.replace(filters, text=""), [])
+    return body, status, {"HX-Replace-Url": target}
+
+
+@bp.get("/sjukfall/sok/rensa")
+@staff_required
+def clear_search():
+    """End the search (the "Sök: …" tag, "Rensa filter") and show the list by the query string's filters."""
+    store_search("")
+    return redirect(ongoing_url(url_filters()[0]), 303)
 
 
 # --- the patient view ------------------------------------------------------------------------------

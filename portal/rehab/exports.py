@@ -1,15 +1,18 @@
 """Rehabstöd: exports of the lists as the user sees them (PDF and Excel), PDL-logged as Utskrift.
 
-An export takes the list's own query string and goes through the very function its page uses
-(``ongoing_list`` / ``lakarutlatanden.list_rows``), so it holds exactly the page's rows (all pages of
-them, in the on-screen order), columns, masking and "Visa personuppgifter" choice. Bad filter input
+An export takes the list's own query string (and, for the ongoing list, the free-text search this login
+keeps server-side: it is never in a URL, see ``portal.rehab.search``) and goes through the very function its
+page uses (``gateway().ongoing`` / ``gateway().lakarutlatanden``), so it holds exactly the page's rows (all
+pages of them, in the on-screen order), columns, masking and "Visa personuppgifter" choice. Bad filter input
 gives a 400 page and no file; when the person service cannot answer, a 503 page and no file. The PDL
 records ("Utskrift", one per patient in the file) are written before the file is sent; a file whose
 records cannot be written is not sent.
 """
 from __future__ import annotations
 
-from flask import current_app, render_template, request, url_for
+from urllib.parse import urlencode
+
+from flask import current_app, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 
@@ -19,7 +22,7 @@ from ..domain import lakarutlatanden as lu_rules
 from ..domain import pdl as pdl_rules
 from ..domain import rehab
 from ..i18n import current_language, format_pnr
-from . import _clock, bp, gateway, occupation_name, ongoing_filters, patient_name_text
+from . import SEARCH_PARAM, _clock, bp, gateway, occupation_name, ongoing_filters, patient_name_text
 from . import lakarutlatanden as lu
 
 MIMETYPES = {"pdf": "application/pdf",
@@ -128,6 +131,9 @@ def _send(table: export.Table, fmt: str, list_name: str, log_printed):
 
 
 def _ongoing_export(fmt: str):
+    if SEARCH_PARAM in request.args:  # an old link with a search in it: the same file's address without it
+        rest = [(k, v) for k, v in request.args.items(multi=True) if k != SEARCH_PARAM]
+        return redirect(url_for(request.endpoint or "rehab.ongoing") + ("?" + urlencode(rest) if rest else ""), 303)
     filters, errors = ongoing_filters()
     if errors:
         return _invalid(list_view.messages(rehab.MODEL, errors), "rehab.ongoing")

@@ -25,6 +25,7 @@ from ..models import (
     Send,
     Staff,
 )
+from . import outbox
 
 _COLUMNS = (Certificate.id, Certificate.type_code, Certificate.type_version, Certificate.patient_pnr,
             Certificate.signed_at, Certificate.unit_id, Certificate.revoked_at, Certificate.sick_leave_start,
@@ -62,11 +63,10 @@ def _views(session: Session, rows, *, id_query, with_events: bool) -> list[Certi
         if from_id in id_set:
             replaces[from_id] = to_id
     sends: dict[str, list[SendView]] = defaultdict(list)
-    for s in session.execute(select(Send.certificate_id, Send.recipient, Send.state, Send.requested_at,
-                                    Send.delivered_at, Send.failed_at)
+    for s in session.execute(select(*outbox.SEND_VIEW_COLUMNS)
                              .where(Send.certificate_id.in_(id_query), Send.kind == "CERTIFICATE")
-                             .order_by(Send.requested_at)):
-        sends[s.certificate_id].append(SendView(s.recipient, s.state, s.requested_at, s.delivered_at, s.failed_at))
+                             .order_by(Send.requested_at, Send.id)):
+        sends[s.certificate_id].append(outbox.send_view(s))
     # what care sent outside the portal counts as a delivered send (one indexed lookup)
     for c in session.execute(select(CareSend.certificate_id, CareSend.recipient, CareSend.sent_at)
                              .where(CareSend.certificate_id.in_(id_query)).order_by(CareSend.sent_at)):

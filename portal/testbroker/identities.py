@@ -38,7 +38,7 @@ def choices(idp: str, today: date) -> list[Choice]:
 
 def is_coordination_number(value: str) -> bool:
     """A samordningsnummer: 12 digits whose day of month is 61–91."""
-    return len(value) == 12 and value.isdigit() and int(value[6:8]) > 60
+    return len(value) == 12 and value.isascii() and value.isdigit() and int(value[6:8]) > 60
 
 
 def claims(idp: str, value: str, given: str | None = None, family: str | None = None) -> dict:

@@ -48,7 +48,7 @@ def test_the_ongoing_lists_sort_is_sent_with_the_next_filter_change(demo, client
     form = page.split('id="sjukfall-filter"')[1].split("</form>")[0]
     assert 'name="sortera"' not in form and hidden_sort(page, "sjukfall-filter")
     # a filter added as the form sends it: still sorted by name, descending
-    status, filtered = get(client, ONGOING + "?fritext=&personuppgifter=0&personuppgifter=1&kapitel=F00-F99"
+    status, filtered = get(client, ONGOING + "?personuppgifter=0&personuppgifter=1&kapitel=F00-F99"
                                              "&sortera=namn&ordning=desc", htmx=True)
     assert status == 200 and 'data-column="namn" aria-sort="descending"' in filtered
     assert hidden_sort(filtered, "sjukfall-filter") == [("sortera", "namn"), ("ordning", "desc")]
@@ -170,10 +170,26 @@ def test_an_end_date_range_the_wrong_way_round(demo, client):
 
 
 def test_a_too_long_search_is_tied_to_the_search_field(demo, client):
+    """The search is a POST (its term never in a URL, tests/integration/test_search_privacy.py): a refused term
+    comes back once, in the field, with its message, on the list's own address."""
     login(client, demo)
-    status, page = get(client, ONGOING + "?fritext=" + "a" * 101)
+    _, page = get(client, ONGOING + "?sortera=namn")
+    token = re.search(r'name="csrf-token" content="([^"]+)"', page).group(1)
+    too_long = "a" * 101
+    form = {"fritext": too_long, "csrf_token": token, "sortera": "namn"}
+    response = client.post(ONGOING + "/sok", data=form)
+    assert response.status_code == 303 and response.headers["Location"] == ONGOING + "?sortera=namn"
+    status, page = get(client, response.headers["Location"])
     assert status == 400 and field_error(page, "fritext") == "Skriv högst 100 tecken i sökfältet"
-    assert 'href="#fritext"' in page
+    assert 'href="#fritext"' in page and f'value="{too_long}"' in page and not panel_open(page)
+    assert "Sök:" not in page  # nothing was searched for
+    status, page = get(client, ONGOING + "?sortera=namn")
+    assert status == 200 and "app-error-message" not in page  # once only
+    # with htmx: the whole page is loaded, to show the error summary and move focus to it
+    response = client.post(ONGOING + "/sok", data=form, headers={"HX-Request": "true"})
+    assert response.status_code == 200 and response.headers["HX-Redirect"] == ONGOING + "?sortera=namn"
+    status, page = get(client, ONGOING + "?sortera=namn")
+    assert status == 400 and field_error(page, "fritext") == "Skriv högst 100 tecken i sökfältet"
 
 
 def test_lakarutlatanden_errors_in_english(demo, client):

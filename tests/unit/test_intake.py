@@ -382,3 +382,69 @@ def test_a_relation_already_stored_is_unchanged(doc, registry):
 def test_a_section_that_is_not_a_list_is_a_problem_not_a_crash(registry):
     problems, _ = check({"units": 5, "certificates": "x"}, registry)
     assert "units: must be a list" in problems and "certificates: must be a list" in problems
+
+
+# --- what no database can hold (issue 12) --------------------------------------------------------------
+
+def _nested(levels: int) -> list:
+    value: list = []
+    for _ in range(levels):
+        value = [value]
+    return value
+
+
+def test_values_no_database_can_hold_are_problems_with_their_place_and_nothing_is_planned(doc, registry):
+    doc["certificates"][0]["content"]["sick_leave_periods"][1]["degree"] = float("nan")
+    doc["units"][1]["city"] = "Sollefteå\x00"
+    doc["about"] = {"note": float("-inf")}
+    problems, plan = check(doc, registry)
+    assert [(p.section, p.entry_index, p.fields, p.message) for p in problems] == [
+        ("about", None, ("note",), "must be a finite number, got -Infinity (or a number too large)"),
+        ("units", 1, ("city",), "contains a NUL character (\\u0000), which cannot be stored"),
+        ("certificates", 0, ("content.sick_leave_periods[1].degree",), "must be a finite number, got NaN"),
+    ]
+    assert all(p.unstorable for p in problems)
+    assert plan.changes == 0
+
+
+def test_a_document_nested_thousands_deep_is_one_problem_not_a_crash(doc, registry):
+    doc["questions"][0]["subject"] = _nested(5000)  # a problem line would repr() it: RecursionError
+    problems, _ = check(doc, registry)
+    assert problems == [f"questions[0] (example-q-1): subject{'[0]' * (intake.MAX_DEPTH - 4)}: is nested more "
+                        f"than {intake.MAX_DEPTH} levels deep"]
+
+
+def test_a_document_as_deep_as_allowed_is_checked_as_usual(doc, registry):
+    doc["about"] = _nested(intake.MAX_DEPTH - 3)  # the document, "about" and the lists: MAX_DEPTH levels
+    assert check(doc, registry)[0] == []
+
+
+def test_an_id_no_database_can_hold_is_never_looked_up(doc):
+    doc["certificates"][0]["id"] = "example\x00"
+    doc["questions"][0]["in_reply_to"] = "x\ud800"
+    ids = intake.referenced_ids(doc)
+    assert "example\x00" not in ids["certificates"] and "x\ud800" not in ids["questions"]
+    assert "example-fk7804-2" in ids["certificates"]
+
+
+@pytest.mark.parametrize("name", ["in_reply_to", "reminder_of"])
+def test_a_reply_or_reminder_must_be_about_the_same_certificate(doc, registry, name):
+    doc["questions"][1].update({"subject": "PAMINN" if name == "reminder_of" else "KONTKT", "reminder_of": None,
+                                name: "example-q-1"})
+    assert check(doc, registry)[0] == []
+    doc["questions"][1]["certificate"] = "example-fk7804-1"
+    assert check(doc, registry)[0] == [f"questions[1] (example-q-2): {name}: question 'example-q-1' is about "
+                                       "another certificate"]
+
+
+@pytest.mark.parametrize("section, index, name, line", [
+    ("questions", 0, "subject", "questions[0] (example-q-1): subject: must be one of AVSTMN, KOMPLT, KONTKT, OVRIGT, "
+                                "PAMINN, got ['AVSTMN']"),
+    ("questions", 0, "sender", "questions[0] (example-q-1): sender: must be FK or CARE, got ['AVSTMN']"),
+    ("relations", 0, "kind", "relations[0] (example-fk7804-2 ['AVSTMN'] example-fk7804-1): kind: must be REPLACES or "
+                             "COMPLEMENTS, got ['AVSTMN']"),
+    ("care_sends", 0, "recipient", "care_sends[0] (example-fk7804-1): recipient: must be FK or TS, got ['AVSTMN']"),
+])
+def test_a_list_where_a_code_belongs_is_a_problem_line_not_a_crash(doc, registry, section, index, name, line):
+    doc[section][index][name] = ["AVSTMN"]  # unhashable: `in` a set of codes raised TypeError
+    assert check(doc, registry)[0] == [line]

@@ -101,8 +101,25 @@ def test_backoff_doubles_from_30_seconds_and_stops_at_30_minutes():
     assert sending.backoff(10_000) == timedelta(minutes=30)
 
 
-def test_backoff_has_no_randomness():
+def test_the_backoff_itself_has_no_randomness_the_jitter_is_added_to_it():
     assert {sending.backoff(4) for _ in range(20)} == {timedelta(minutes=4)}
+
+
+def test_the_next_attempt_is_jittered_by_up_to_20_percent_from_the_given_random_source():
+    day = timedelta(days=1)
+    after = NOW + timedelta(minutes=1)
+    assert sending.next_attempt(4, NOW, after, day, random=lambda: 0.0) == after + timedelta(minutes=4) * 0.8
+    assert sending.next_attempt(4, NOW, after, day, random=lambda: 0.5) == after + timedelta(minutes=4)
+    assert sending.next_attempt(4, NOW, after, day, random=lambda: 0.75) == after + timedelta(minutes=4) * 1.1
+    top = sending.next_attempt(7, NOW, after, day, random=lambda: 0.999999)  # the 30-minute cap, at most +20 %
+    assert after + timedelta(minutes=35, seconds=59) < top <= after + timedelta(minutes=36)
+
+
+def test_sends_that_failed_together_are_not_all_tried_again_at_once():
+    day = timedelta(days=1)
+    times = [sending.next_attempt(3, NOW, NOW, day) for _ in range(50)]  # the default source: random.random
+    assert len(set(times)) > 25
+    assert all(NOW + timedelta(seconds=96) <= t <= NOW + timedelta(seconds=144) for t in times)
 
 
 def test_a_send_is_given_up_when_it_is_as_old_as_the_limit():
@@ -114,9 +131,62 @@ def test_a_send_is_given_up_when_it_is_as_old_as_the_limit():
 
 def test_the_last_retry_is_made_at_the_give_up_time_not_skipped():
     day = timedelta(days=1)
-    assert sending.next_attempt(1, NOW, NOW + timedelta(minutes=1), day) == NOW + timedelta(minutes=1, seconds=30)
+    assert sending.next_attempt(1, NOW, NOW + timedelta(minutes=1), day, random=lambda: 0.5) == (
+        NOW + timedelta(minutes=1, seconds=30))
     almost = NOW + day - timedelta(minutes=5)
-    assert sending.next_attempt(20, NOW, almost, day) == NOW + day
+    assert sending.next_attempt(20, NOW, almost, day, random=lambda: 0.0) == NOW + day
+
+
+# --- checked again at delivery ------------------------------------------------------------------------
+
+def test_at_delivery_the_send_being_delivered_does_not_block_itself(registry):
+    c = cert(sends=(sent("FK", "PENDING"),))
+    assert sending.delivery_refusal(registry.get("FK7804"), c, "FK", validation_person=False) is None
+
+
+@pytest.mark.parametrize("changes,validation,expected", [
+    ({"revoked_at": NOW}, False, sending.REVOKED),
+    ({"replaced_by": "c-2"}, False, sending.REPLACED),
+    ({"sends": (SendView.by_care("FK", NOW),)}, False, sending.ALREADY_SENT),
+    ({}, True, sending.VALIDATION_PERSON),
+])
+def test_at_delivery_the_send_requests_rules_are_checked_again(registry, changes, validation, expected):
+    c = cert(**changes)
+    assert sending.delivery_refusal(registry.get("FK7804"), c, "FK", validation_person=validation) == expected
+
+
+def test_at_delivery_a_send_to_another_recipient_than_the_types_is_refused(registry):
+    assert sending.delivery_refusal(registry.get("FK7804"), cert(), "TS", validation_person=False) == (
+        sending.NO_RECIPIENT)
+    assert sending.delivery_refusal(None, cert("FK9999"), "FK", validation_person=False) == sending.NO_RECIPIENT
+
+
+# --- what the citizen is told, and the retry's key ---------------------------------------------------
+
+def failed(failure: str | None, maybe_received: bool = False) -> SendView:
+    return SendView("FK", "FAILED", NOW, failed_at=NOW, failure=failure, maybe_received=maybe_received)
+
+
+@pytest.mark.parametrize("failure,maybe_received,notice", [
+    (sending.GAVE_UP, True, sending.NOTICE_UNKNOWN),  # an attempt timed out: the recipient may have it
+    (sending.GAVE_UP, False, sending.NOTICE_NOT_SENT),  # the recipient was never reached
+    (sending.REJECTED, False, sending.NOTICE_REJECTED),
+    (sending.REFUSED, False, sending.NOTICE_REFUSED),
+    (sending.REFUSED, True, sending.NOTICE_REFUSED),  # the page adds that an earlier attempt is unknown
+    (None, False, sending.NOTICE_UNKNOWN),  # failed before failures were recorded: nothing is known
+])
+def test_the_citizen_is_told_what_is_known_about_a_failed_send(failure, maybe_received, notice):
+    assert sending.failure_notice(failed(failure, maybe_received)) == notice
+
+
+@pytest.mark.parametrize("failure,maybe_received,carried", [
+    (sending.GAVE_UP, True, True), (sending.GAVE_UP, False, True), (sending.REFUSED, True, True),
+    (sending.REFUSED, False, True), (None, False, True), (sending.REJECTED, True, True),
+    (sending.REJECTED, False, False),
+])
+def test_a_retry_carries_the_failed_sends_key_unless_the_recipient_clearly_said_no(failure, maybe_received,
+                                                                                     carried):
+    assert sending.retry_key(failure, maybe_received, "k-1") == ("k-1" if carried else None)
 
 
 # --- what is posted ------------------------------------------------------------------------------
