@@ -172,8 +172,7 @@ class Filters(lm.ListFilters):
 lm.check_filters_class(Filters)
 
 #: GET parameter names, by ``Filters`` field.
-PARAMS = {f.name: f.param for f in MODEL.fields} | {
-    "sort": MODEL.sort_param, "order": "ordning", "show_personal": "personuppgifter"}
+PARAMS = MODEL.params
 COLUMN_KEYS = MODEL.column_keys
 SORT_KEYS = MODEL.sort_keys  # all columns
 DEFAULT_SORT = MODEL.default_sort

@@ -145,6 +145,12 @@ class ListModel:
         return next((f for f in self.fields if f.param == param), None)
 
     @property
+    def params(self) -> dict[str, str]:
+        """The GET parameter names, by ``Filters`` field (the sort, order and switch included)."""
+        extra = {"sort": self.sort_param, "order": self.order_param, "show_personal": self.personal_param}
+        return {f.name: f.param for f in self.fields} | {k: v for k, v in extra.items() if v}
+
+    @property
     def not_filters(self) -> frozenset[str]:
         """The parameters that are not filters (never tags): the sort, the order, the personal switch."""
         return frozenset(p for p in (self.sort_param, self.order_param, self.personal_param) if p)
