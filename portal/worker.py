@@ -78,11 +78,13 @@ class _Attempt:
     posted = False
 
 
-def deliver_due(app: Flask, now: datetime | None = None, *, random: sending.Random | None = None) -> dict[str, int]:
+def deliver_due(app: Flask, now: datetime | None = None, *, random: sending.Random | None = None,
+                stop: threading.Event | None = None) -> dict[str, int]:
     """One pass: claim the due sends, check each again, post it, record the outcome. Returns counts:
     delivered, retried (failed, tried again later), failed (given up, rejected by the recipient, or no longer
     allowed to go). `random`: the backoff jitter's source (default app.extensions["outbox_random"], else
-    random.random)."""
+    random.random). `stop`: when set during the pass (the worker is told to stop), the send being posted is
+    finished and the rest of the batch is released at once for another worker (counted as "released")."""
     clock = app.extensions["clock"]
     run = _Pass(at=(lambda: now) if now is not None else clock.now,
                 give_up_after=timedelta(seconds=float(app.config.get("SEND_GIVE_UP_AFTER", 86400))),
@@ -103,7 +105,11 @@ def deliver_due(app: Flask, now: datetime | None = None, *, random: sending.Rand
         pnrs = {c.patient_pnr for c in certificates.values()}
         pnrs.update(a.answer.patient_pnr for a in answers.values() if a.answer.patient_pnr)
         persons = _persons(app, sorted(pnrs))
-        for send in claimed:
+        for i, send in enumerate(claimed):
+            if stop is not None and stop.is_set():
+                counts["released"] = outbox.release(session, claimed[i:], run.at())
+                log.info("outbox worker: stopping; %s claimed sends released", counts["released"])
+                break
             assert send.next_attempt_at is not None  # claim_due set it: the end of the lease
             if run.at() >= send.next_attempt_at:  # the lease ran out (a slow batch): another worker may have it now
                 log.warning("send %s: lease expired before posting; left for the next pass", send.id)
@@ -242,7 +248,7 @@ class BackgroundWorker:
     def _run(self) -> None:
         while not self._stop.is_set():
             try:
-                deliver_due(self.app)
+                deliver_due(self.app, stop=self._stop)
             except Exception:  # noqa: BLE001 - never crash: log and try again at the next tick
                 log.exception("outbox worker: the pass failed; trying again in %s s", self.interval)
             self._stop.wait(self.interval)
@@ -283,12 +289,13 @@ def worker_command(once: bool) -> None:
         click.echo(f"delivered: {counts['delivered']}, retried: {counts['retried']}, failed: {counts['failed']}")
         return
     interval = float(app.config.get("OUTBOX_WORKER_INTERVAL", 2))
-    click.echo(f"outbox worker: delivering every {interval:g} s (Ctrl-C stops)")
+    click.echo(f"outbox worker: delivering every {interval:g} s (SIGTERM or Ctrl-C stops it gracefully)")
     stop = threading.Event()
+    _stop_on_signals(stop)
     try:
         while not stop.is_set():
             try:
-                counts = deliver_due(app)
+                counts = deliver_due(app, stop=stop)
                 if any(counts.values()):
                     click.echo(f"delivered: {counts['delivered']}, retried: {counts['retried']}, "
                                f"failed: {counts['failed']}")
@@ -296,4 +303,18 @@ def worker_command(once: bool) -> None:
                 log.exception("outbox worker: the pass failed; trying again in %s s", interval)
             stop.wait(interval)
     except KeyboardInterrupt:
-        click.echo("outbox worker: stopped")
+        pass
+    click.echo("outbox worker: stopped")
+
+
+def _stop_on_signals(stop: threading.Event) -> None:
+    """SIGTERM (a process manager stopping the worker) and SIGINT end the loop after the send being posted;
+    the rest of a claimed batch is released for the other workers rather than left to its lease."""
+    import signal
+
+    def _handle(signum, _frame) -> None:
+        log.info("outbox worker: signal %s, stopping after the current send", signum)
+        stop.set()
+
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, _handle)

@@ -31,6 +31,7 @@ from ..domain import access
 from ..models import AuthSession, CareUnit
 
 NOT_ACTIVITY = {"auth.session_status", "static"}
+PROBES = {"main.health", "main.ready"}  # a load balancer's liveness and readiness checks: no session at all
 PURGE_EVERY = timedelta(seconds=60)  # request-time purges of expired rows, per process
 
 # check_request's answers: why this request found its session ended, or changed
@@ -237,7 +238,8 @@ def check_request(endpoint: str | None) -> str | None:
     Returns TIMED_OUT, EXPIRED or RIGHTS_ENDED when this request found the session ended (the row is gone),
     UNIT_CHANGED when the staff member must choose a unit again, else None."""
     g.auth_row = None
-    if endpoint == "static" or (endpoint or "").startswith("api.") and endpoint != "api.reference":
+    api = (endpoint or "").startswith("api.") and endpoint != "api.reference"
+    if endpoint == "static" or endpoint in PROBES or api:
         return None  # the API ignores cookies: systems authenticate with access tokens
     s = db.session()
     t = now()

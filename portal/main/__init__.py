@@ -1,6 +1,7 @@
 """The public pages: start page, accessibility statement, language switch, health check."""
 from __future__ import annotations
 
+import logging
 from urllib.parse import urlsplit
 
 from flask import Blueprint, abort, current_app, redirect, render_template, request
@@ -8,6 +9,7 @@ from flask import Blueprint, abort, current_app, redirect, render_template, requ
 from ..i18n import LANG_COOKIE
 
 bp = Blueprint("main", __name__)
+log = logging.getLogger(__name__)
 
 
 def safe_next(target: str | None) -> str:
@@ -42,7 +44,25 @@ def language(code: str):
 
 @bp.get("/healthz")
 def health():
+    """Liveness: the process answers (asks nothing else, so a slow database never gets a process killed)."""
     return {"status": "ok"}
+
+
+@bp.get("/readyz")
+def ready():
+    """Readiness: the database answers and its schema is at the newest migration; 503 otherwise, so a load
+    balancer sends no traffic to a process that cannot serve it (nothing personal, no error text)."""
+    from .. import db
+
+    try:
+        current, head = db.schema_revisions(db.get_engine(current_app))
+    except Exception:  # noqa: BLE001 - any failure to reach the database means "not ready"
+        log.warning("readyz: the database does not answer", exc_info=True)
+        return {"status": "not ready", "database": "unavailable"}, 503
+    if current != head:
+        return {"status": "not ready", "database": "ok", "migrations": "behind",
+                "revision": current, "head": head}, 503
+    return {"status": "ready", "database": "ok", "migrations": "current", "revision": current}
 
 
 def _registry():

@@ -119,6 +119,21 @@ def claim_due(session: Session, now: datetime, lease: timedelta, limit: int = 20
     return sorted(claimed, key=lambda s: (s.requested_at, s.id))
 
 
+def release(session: Session, sends: Iterable[Send], now: datetime) -> int:
+    """Give back claimed sends that were not posted (a worker told to stop): due again at once for any worker,
+    the attempt not counted. Only a row still under this worker's lease changes. Commits; how many."""
+    released = 0
+    for send in sends:
+        result = session.execute(
+            update(Send).where(Send.id == send.id, Send.state == PENDING, Send.attempts == send.attempts,
+                               Send.next_attempt_at == send.next_attempt_at)
+            .values(attempts=Send.attempts - 1, next_attempt_at=now)
+            .execution_options(synchronize_session=False))
+        session.commit()
+        released += db.rowcount(result)
+    return released
+
+
 def record_delivered(session: Session, send_id: int, now: datetime) -> bool:
     """The recipient has acknowledged: DELIVERED. False if the send was no longer pending (nothing changed)."""
     result = session.execute(

@@ -340,11 +340,11 @@ def test_the_background_worker_delivers_and_survives_a_failing_pass(portal, monk
     real = worker_module.deliver_due
     passes = []
 
-    def first_pass_fails(app, now=None):
+    def first_pass_fails(app, now=None, **options):
         passes.append(1)
         if len(passes) == 1:
             raise RuntimeError("database went away")
-        return real(app, now)
+        return real(app, now, **options)
 
     monkeypatch.setattr(worker_module, "deliver_due", first_pass_fails)
     send_id = request(portal, sendable(portal)[0])
