@@ -20,6 +20,7 @@ AXE_OPTIONS = {"runOnly": {"type": "tag", "values": WCAG_TAGS}, "resultTypes": [
 NOT_PAGES: dict[str, str] = {
     "static": "static files",
     "main.health": "JSON health check",
+    "main.ready": "JSON readiness check",
     "main.language": "redirects back to the page it came from (covered: every page is crawled in both languages)",
     "auth.login": "redirects to the broker (its login page is crawled as testbroker.authorize)",
     "auth.callback": "the end of a login; its refusal pages are checked in accessibility/test_states.py",
