@@ -28,7 +28,7 @@ from pathlib import Path
 
 import requests
 
-from bench.largedb import NOW, OUT, cluster, ensure
+from bench.largedb import NOW, OUT, PDL_KEYS, cluster, ensure
 from bench.rehab import COORDINATOR, UNIT, ensure_unit
 from conftest import free_port, session_login
 from portal import db
@@ -54,7 +54,7 @@ def patients(run: str):
 def start_server(url: str, port: int, workers: int) -> subprocess.Popen:
     env = dict(os.environ, DATABASE_URL=url, PORTAL_ENV="development", SECRET_KEY="bench",
                PUBLIC_BASE_URL=f"http://127.0.0.1:{port}", API_RATE_LIMIT="1000000 per minute",
-               OUTBOX_WORKER_EMBEDDED="0", TEST_BROKER_KEY_FILE=str(OUT / "testbroker-keys.json"))
+               OUTBOX_WORKER_EMBEDDED="0", TEST_BROKER_KEY_FILE=str(OUT / "testbroker-keys.json"), **PDL_KEYS)
     server = subprocess.Popen([str(ROOT / ".venv" / "bin" / "gunicorn"), "--no-control-socket", "--workers",
                                str(workers), "--bind", f"127.0.0.1:{port}", "--log-level", "warning",
                                "portal:create_app()"], cwd=ROOT, env=env, start_new_session=True)

@@ -8,6 +8,7 @@ bench scripts call `ensure()` to start it. Stop it with `.venv/bin/python -m ben
 from __future__ import annotations
 
 import argparse
+import os
 import time
 from datetime import datetime
 from pathlib import Path
@@ -21,6 +22,9 @@ from tests.pgcluster import ThrowawayPostgres
 OUT = Path(__file__).resolve().parent / "out"
 PORT = 55432
 NOW = datetime(2026, 11, 23, 10, 0, 0)
+# the benchmark database's PDL keys (fixed, so its chain verifies across runs; never used anywhere else)
+PDL_KEYS = {"PDL_CHAIN_KEY": "bench-pdl-chain-key-0123456789abcdef", "PDL_CHECKPOINT_KEY":
+            "bench-pdl-checkpoint-key-0123456789abcdef", "PDL_CHECKPOINT_FILE": str(OUT / "pdl-checkpoints.jsonl")}
 
 
 def cluster() -> ThrowawayPostgres:
@@ -30,13 +34,20 @@ def cluster() -> ThrowawayPostgres:
 
 
 def running(pg: ThrowawayPostgres) -> bool:
-    return (pg.dir / "data" / "postmaster.pid").exists()
+    """Whether the cluster's postmaster is alive (a pid file left by a machine restart does not count)."""
+    pid_file = pg.dir / "data" / "postmaster.pid"
+    try:
+        os.kill(int(pid_file.read_text().split()[0]), 0)
+    except (OSError, ValueError, IndexError):
+        pid_file.unlink(missing_ok=True)
+        return False
+    return True
 
 
 def app_for(url: str):
     return create_app({"TESTING": True, "DATABASE_URL": url, "AUTO_MIGRATE": True, "SECRET_KEY": "bench",
                        "SESSION_COOKIE_SECURE": False, "CLOCK": FixedClock(NOW), "RATELIMIT_ENABLED": False,
-                       "TEST_BROKER_ENABLED": True, "PUBLIC_BASE_URL": "http://127.0.0.1:1"})
+                       "TEST_BROKER_ENABLED": True, "PUBLIC_BASE_URL": "http://127.0.0.1:1", **PDL_KEYS})
 
 
 def ensure(target: int = 1_000_000, quiet: bool = False):

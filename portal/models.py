@@ -63,6 +63,19 @@ class CareUnit(Base):
     parent: Mapped[CareUnit | None] = relationship(remote_side="CareUnit.hsa_id")
 
 
+class UnitChange(Base):
+    """One bump of a unit's data_version, with the patients whose certificates it changed (a JSON list, or
+    NULL when not known). A process that has the unit's computed cases for an older version brings them up to
+    date by recomputing only these patients (repository.rehab.unit_input) instead of the whole unit. Rows
+    older than UNIT_CHANGES_KEEP_DAYS are deleted by `portal purge-sessions`; a gap means a full recompute."""
+
+    __tablename__ = "unit_changes"
+    unit_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    version: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    patients: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime, index=True)
+
+
 class Staff(Base):
     """A staff member as the HSA directory describes them."""
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from datetime import date, timedelta
+from functools import cached_property
 from typing import Any, Callable, Iterable
 
 from sqlalchemy.orm import Session
@@ -147,6 +148,20 @@ class QuestionPage:
                 "undo_refusal": q_rules.undo_refusal(self.q, thread.answered)}
 
 
+@dataclass
+class CachedCases:
+    """A unit's computed cases at a set of data versions and valideringspersoner, by patient (kept in the
+    gateway's cache; the list order is the engine's: by start, then patient)."""
+
+    versions: tuple[tuple[str, int], ...]
+    validation: frozenset[str]
+    by_patient: dict[str, sick_leave.SickLeaveCase]
+
+    @cached_property
+    def cases(self) -> list[sick_leave.SickLeaveCase]:
+        return sorted(self.by_patient.values(), key=lambda case: (case.start, case.patient_id))
+
+
 class PatientData:
     """The gateway for one request: see the module docstring."""
 
@@ -225,25 +240,45 @@ class PatientData:
             return self._own_rows
         session, settings, today, user = self.session, self.settings, self.today, self.user
         since = today - timedelta(days=settings.max_days_since_sjukfall_end)
-        base = (store.scope_versions(session, self.scope), user.provider_id, since)
-        data = self.cache.get(("input",) + base, lambda: store.unit_certificates(
-            session, self.registry, unit_ids=self.scope, provider_id=user.provider_id, since=since))
-        facts = self.facts(data.patients)
+        unit_input = store.unit_input(session, self.registry, self.cache, unit_ids=self.scope,
+                                      provider_id=user.provider_id, since=since)
+        facts = self.facts(unit_input.data.patients)
         validation = frozenset(p for p, f in facts.items() if f.validation_person)
         doctor = user.hsa_id if user.is_doctor else None
-
-        def compute():
-            records = [r if r.certificate.patient_id not in validation
-                       else sick_leave.CertificateRecord(r.certificate, r.type_code, r.revoked, r.replaced_by, True)
-                       for r in data.records]
-            return sick_leave.unit_cases(sick_leave.counting(records), today, settings, doctor_id=doctor)
-
-        cases = self.cache.get(("cases",) + base + (today, settings, doctor, validation), compute)
+        key = ("cases", tuple(sorted(self.scope)), user.provider_id, since, today, settings, doctor)
+        cases = self._cases(key, unit_input, validation, doctor)
         ids = {c for case in cases for c in case.certificate_ids}
         counts = rehab.question_counts(store.fk_messages(session, ids, today, unit_ids=self.scope), today)
         names = store.staff_names(session, {case.doctor_id for case in cases})
         self._own_rows = rehab.visible_rows(cases, facts, user.viewer, today, doctor_names=names, questions=counts)
         return self._own_rows
+
+    def _cases(self, key: tuple, unit_input: store.UnitInput, validation: frozenset[str],
+               doctor: str | None) -> list[sick_leave.SickLeaveCase]:
+        """The engine's cases for the unit input, reused from the cache: whole when nothing changed, else
+        recomputed only for the patients whose certificates changed since (or whose valideringsperson mark
+        did), the others' cases kept (the engine makes each patient's cases from that patient's certificates
+        alone)."""
+        cached: CachedCases | None = self.cache.peek(key)
+        if cached is not None and cached.versions == unit_input.versions and cached.validation == validation:
+            return cached.cases
+        data = unit_input.data
+        changed = (store.changed_patients(self.session, cached.versions, unit_input.versions)
+                   if cached is not None else None)
+        if cached is not None and changed is not None:
+            redo = changed | (validation ^ cached.validation)
+            by_patient = {p: c for p, c in cached.by_patient.items() if p not in redo}
+            records = [r for r in data.records if r.certificate.patient_id in redo]
+        else:
+            by_patient, records = {}, data.records
+        marked = [r if r.certificate.patient_id not in validation
+                  else sick_leave.CertificateRecord(r.certificate, r.type_code, r.revoked, r.replaced_by, True)
+                  for r in records]
+        for case in sick_leave.unit_cases(sick_leave.counting(marked), self.today, self.settings, doctor_id=doctor):
+            by_patient[case.patient_id] = case
+        result = CachedCases(unit_input.versions, validation, by_patient)
+        self.cache.put(key, result, update=cached is not None and changed is not None)
+        return result.cases
 
     def ongoing(self, filters: rehab.Filters) -> OngoingList:
         """Every matching row (the page shows 100 at a time, the exports all): not logged here."""

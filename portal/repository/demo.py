@@ -80,7 +80,10 @@ class _Batch:
         if self.relations:
             session.execute(insert(CertificateRelation), self.relations)
         if self.certs:
-            intake_store.bump_units(session, {c["unit_id"] for c in self.certs})
+            touched: dict[str, set[str]] = {}
+            for c in self.certs:
+                touched.setdefault(c["unit_id"], set()).add(c["patient_pnr"])
+            intake_store.bump_units(session, touched)
         if self.messages:
             firsts = [m for m in self.messages if not (m["in_reply_to"] or m["reminder_of"])]
             rest = [m for m in self.messages if m["in_reply_to"] or m["reminder_of"]]

@@ -1,7 +1,9 @@
 """Storing an intake document: fetch what exists, check (domain.intake), apply in one transaction."""
 from __future__ import annotations
 
-from typing import Any, Iterable
+import json
+from datetime import datetime, timezone
+from typing import Any, Iterable, Mapping
 
 from sqlalchemy import insert, select, tuple_, update
 from sqlalchemy.exc import IntegrityError
@@ -19,6 +21,7 @@ from ..models import (
     Message,
     Person,
     Staff,
+    UnitChange,
 )
 
 CHUNK = 500
@@ -159,19 +162,37 @@ def _apply_simple_sections(session: Session, plan: intake.Plan) -> None:
 
 
 def _bump_touched_units(session: Session, plan: intake.Plan) -> None:
-    """The units whose certificate data the plan changed: new certificates', and revoked or related ones'."""
-    touched = {c["unit_id"] for c in plan.new["certificates"]}
+    """The units whose certificate data the plan changed (new certificates', and revoked or related ones'),
+    with the patients it changed on each."""
+    touched: dict[str, set[str]] = {}
+    for c in plan.new["certificates"]:
+        touched.setdefault(c["unit_id"], set()).add(c["patient_pnr"])
     related = [r["id"] for r in plan.new["revocations"]] + [r["to_id"] for r in plan.new["relations"]]
     for chunk in _chunks(set(related) - {c["id"] for c in plan.new["certificates"]}):
-        touched |= set(session.scalars(select(Certificate.unit_id).where(Certificate.id.in_(chunk))))
+        for unit_id, pnr in session.execute(select(Certificate.unit_id, Certificate.patient_pnr)
+                                            .where(Certificate.id.in_(chunk))):
+            touched.setdefault(unit_id, set()).add(pnr)
     bump_units(session, touched)
 
 
-def bump_units(session: Session, unit_ids: Iterable[str]) -> None:
-    """Mark these units' certificate data as changed (the Rehabstöd case cache is keyed on it)."""
-    for chunk in _chunks(sorted(unit_ids)):
-        session.execute(update(CareUnit).where(CareUnit.hsa_id.in_(chunk))
-                        .values(data_version=CareUnit.data_version + 1))
+def bump_units(session: Session, unit_ids: Iterable[str], patients: Mapping[str, Iterable[str]] | None = None,
+               now: datetime | None = None) -> None:
+    """Mark these units' certificate data as changed (the Rehabstöd case cache is keyed on it), and record which
+    patients changed on each (`patients`, by unit; a mapping's keys are the units). Without patients a cached
+    unit is recomputed whole."""
+    if isinstance(unit_ids, Mapping) and patients is None:
+        patients = unit_ids
+    now = now or datetime.now(timezone.utc).replace(tzinfo=None)
+    for chunk in _chunks(sorted(set(unit_ids))):
+        bumped = session.execute(update(CareUnit).where(CareUnit.hsa_id.in_(chunk))
+                                 .values(data_version=CareUnit.data_version + 1)
+                                 .returning(CareUnit.hsa_id, CareUnit.data_version)).all()
+        if bumped:
+            session.execute(insert(UnitChange), [
+                {"unit_id": unit_id, "version": version, "created_at": now,
+                 "patients": json.dumps(sorted(patients[unit_id])) if patients is not None and unit_id in patients
+                 else None}
+                for unit_id, version in bumped])
 
 
 def handle_complemented(session: Session, relations: list[dict], new_certificates: list[dict]) -> None:

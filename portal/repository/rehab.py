@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from ..db import one_of
 from ..domain import certificate_types as ct
 from ..domain import sick_leave
-from ..models import CareUnit, Certificate, CertificateRelation, Message, Staff
+from ..models import CareUnit, Certificate, CertificateRelation, Message, Staff, UnitChange
 
 
 def unit_scope(session: Session, unit_id: str) -> list[str]:
@@ -43,7 +43,7 @@ class ComputedCache:
     def __init__(self, size: int = 16) -> None:
         self._cache: LRUCache = LRUCache(maxsize=size)
         self._lock = threading.Lock()
-        self.hits = self.misses = 0
+        self.hits = self.misses = self.updates = 0
 
     def get(self, key, compute):
         with self._lock:
@@ -56,9 +56,48 @@ class ComputedCache:
             self._cache[key] = value
         return value
 
+    def peek(self, key):
+        """The value under `key` (made recently used, and counted as a hit), or None."""
+        with self._lock:
+            value = self._cache.get(key)
+            if value is not None:
+                self.hits += 1
+            return value
+
+    def put(self, key, value, *, update: bool = False) -> None:
+        with self._lock:
+            self._cache[key] = value
+            if update:
+                self.updates += 1
+            else:
+                self.misses += 1
+
     def clear(self) -> None:
         with self._lock:
             self._cache.clear()
+
+
+def changed_patients(session: Session, old: tuple[tuple[str, int], ...],
+                     new: tuple[tuple[str, int], ...]) -> frozenset[str] | None:
+    """The patients whose certificates changed on these units between two sets of data versions (from
+    unit_changes), or None when that is not known (other units, a bump without patients, rows purged)."""
+    before = dict(old)
+    if set(before) != {u for u, _ in new}:
+        return None
+    changed: set[str] = set()
+    for unit_id, version in new:
+        if version == before[unit_id]:
+            continue
+        if version < before[unit_id]:
+            return None
+        rows = session.execute(select(UnitChange.patients).where(
+            UnitChange.unit_id == unit_id, UnitChange.version > before[unit_id],
+            UnitChange.version <= version)).all()
+        if len(rows) != version - before[unit_id] or any(r.patients is None for r in rows):
+            return None
+        for r in rows:
+            changed.update(json.loads(r.patients))
+    return frozenset(changed)
 
 
 @dataclass
@@ -69,6 +108,21 @@ class UnitData:
     @property
     def patients(self) -> frozenset[str]:
         return frozenset(r.certificate.patient_id for r in self.records)
+
+    def replacing(self, patients: frozenset[str], fresh: UnitData) -> UnitData:
+        """This data with these patients' records replaced by `fresh`'s (which holds only theirs)."""
+        return UnitData([r for r in self.records if r.certificate.patient_id not in patients] + fresh.records,
+                        {**self.doctor_names, **fresh.doctor_names})
+
+
+@dataclass(frozen=True)
+class UnitInput:
+    """A unit's engine input at a set of data versions, and which patients changed since the input it was
+    brought up to date from (None: computed whole)."""
+
+    versions: tuple[tuple[str, int], ...]
+    data: UnitData
+    changed: frozenset[str] | None = None
 
 
 def unit_names(session: Session, unit_ids) -> dict[str, str]:
@@ -133,25 +187,68 @@ _COLS = (Certificate.id, Certificate.type_code, Certificate.patient_pnr, Certifi
          Certificate.unit_id, Certificate.provider_id, Certificate.revoked_at, Certificate.engine_data)
 
 
-def unit_certificates(session: Session, registry: ct.Registry, *, unit_ids: list[str], provider_id: str,
-                      since: date) -> UnitData:
-    """The sick-leave certificates on these units (one provider) of every patient who has one that ends
-    on or after `since` (active or recently ended): the unit list's engine input, revoked and replaced
-    ones flagged for `sick_leave.counting`."""
-    codes = registry.sick_leave_codes()
-    # two steps, each on its own index (unit+type+end, then provider+patient): a planner cannot pick a
-    # nested loop over a stale estimate of the first
-    patients = sorted(set(session.scalars(
-        select(Certificate.patient_pnr).where(Certificate.unit_id.in_(unit_ids), Certificate.type_code.in_(codes),
-                                              Certificate.revoked_at.is_(None), Certificate.sick_leave_end >= since))))
+def _unit_patients(session: Session, codes, unit_ids: list[str], since: date, among: Iterable[str] | None = None):
+    """The patients with a counting-type certificate on these units that ends on or after `since` and is not
+    revoked (optionally only those `among` these)."""
+    query = select(Certificate.patient_pnr).where(
+        Certificate.unit_id.in_(unit_ids), Certificate.type_code.in_(codes), Certificate.revoked_at.is_(None),
+        Certificate.sick_leave_end >= since)
+    if among is None:
+        return sorted(set(session.scalars(query)))
+    wanted, found = sorted(set(among)), set()
+    for i in range(0, len(wanted), 1000):
+        found |= set(session.scalars(query.where(one_of(session, Certificate.patient_pnr, wanted[i:i + 1000]))))
+    return sorted(found)
+
+
+def _patient_rows(session: Session, codes, unit_ids: list[str], provider_id: str, patients: list[str]) -> list[Any]:
     rows: list[Any] = []
     for i in range(0, len(patients), 1000):
         rows += session.execute(select(*_COLS).where(
             Certificate.provider_id == provider_id, one_of(session, Certificate.patient_pnr, patients[i:i + 1000]),
             Certificate.unit_id.in_(unit_ids), Certificate.type_code.in_(codes))).all()
+    return rows
+
+
+def unit_certificates(session: Session, registry: ct.Registry, *, unit_ids: list[str], provider_id: str,
+                      since: date, patients: Iterable[str] | None = None) -> UnitData:
+    """The sick-leave certificates on these units (one provider) of every patient who has one that ends
+    on or after `since` (active or recently ended): the unit list's engine input, revoked and replaced
+    ones flagged for `sick_leave.counting`. With `patients`: only those of them who qualify."""
+    codes = registry.sick_leave_codes()
+    # two steps, each on its own index (unit+type+end, then provider+patient): a planner cannot pick a
+    # nested loop over a stale estimate of the first
+    chosen = _unit_patients(session, codes, unit_ids, since, among=patients)
+    rows = _patient_rows(session, codes, unit_ids, provider_id, chosen)
+    if patients is not None:
+        return _records(session, rows, registry)
     # replacements: every certificate of the unit that another one replaces (a superset, by index)
     on_unit = select(Certificate.id).where(Certificate.unit_id.in_(unit_ids), Certificate.type_code.in_(codes))
     return _records(session, rows, registry, relations_of=on_unit)
+
+
+def unit_input(session: Session, registry: ct.Registry, cache: ComputedCache, *, unit_ids: list[str],
+               provider_id: str, since: date) -> UnitInput:
+    """The unit's engine input at the units' current data versions, from the cache when it is current; when the
+    cache holds an older version, brought up to date by fetching only the patients that changed since (the
+    unit_changes rows), else fetched whole. Every process keeps its own cache, and every one of them sees a
+    change made through any other on its next request (the versions are read from the database each time)."""
+    versions = scope_versions(session, unit_ids)
+    key = ("input", tuple(sorted(unit_ids)), provider_id, since)
+    cached: UnitInput | None = cache.peek(key)
+    if cached is not None and cached.versions == versions:
+        return cached
+    changed = changed_patients(session, cached.versions, versions) if cached is not None else None
+    if cached is not None and changed is not None:
+        fresh = unit_certificates(session, registry, unit_ids=unit_ids, provider_id=provider_id, since=since,
+                                  patients=changed)
+        result = UnitInput(versions, cached.data.replacing(changed, fresh), changed)
+        cache.put(key, result, update=True)
+        return result
+    result = UnitInput(versions, unit_certificates(session, registry, unit_ids=unit_ids, provider_id=provider_id,
+                                                   since=since))
+    cache.put(key, result)
+    return result
 
 
 def patient_certificates(session: Session, pnr: str, provider_id: str):

@@ -76,3 +76,76 @@ def test_the_person_service_is_asked_on_every_view_even_when_cases_are_cached(de
     html = _shown(client)
     assert demo.extensions["rehab_cache"].hits > hits  # the cases came from the cache ...
     assert person["personnummer"] not in html  # ... and the coordinator no longer sees the patient
+
+
+# --- kept up to date per patient, and shared through the database --------------------------------------
+
+def _rows(client) -> list[str]:
+    """The list's rows as the coordinator sees them (every page, personal data shown), in the page's order."""
+    import re
+
+    html = client.get("/rehabstod/sjukfall?personuppgifter=1&sida=1").get_data(as_text=True)
+    pages = int(max(re.findall(r"sida=(\d+)", html), default="1", key=int))
+    rows = []
+    for n in range(1, pages + 1):
+        page = client.get(f"/rehabstod/sjukfall?personuppgifter=1&sida={n}").get_data(as_text=True)
+        rows += [re.sub(r"\s+", " ", re.sub(r"<[^>]+>|p=[^\"&]+", "", r)).strip().replace("-", "")
+                 for r in re.findall(r"<tr[^>]*>.*?</tr>", page, re.S)[1:]]
+    return rows
+
+
+def _on(rows: list[str], person: dict) -> bool:
+    return any(person["personnummer"].replace("-", "") in r for r in rows)
+
+
+def test_new_data_updates_only_the_changed_patients_and_gives_the_same_list_as_a_full_computation(demo, client):
+    _login(client, demo)
+    cache = demo.extensions["rehab_cache"]
+    _rows(client)
+    person, doc = _new_patient(demo, 11)
+    other, other_doc = _new_patient(demo, 12)
+    _load(demo, doc)
+    _load(demo, other_doc)
+    updates, misses = cache.updates, cache.misses
+    incremental = _rows(client)
+    assert cache.updates > updates and cache.misses == misses  # brought up to date, not recomputed whole
+    assert _on(incremental, person)
+    assert _on(incremental, other)
+    # a revocation of one of them, then a full computation to compare with
+    _load(demo, {"revocations": [{"certificate": c["id"], "at": (NOW - timedelta(hours=1)).isoformat(),
+                                  "reason": "Fel patient"} for c in other_doc["certificates"]]})
+    incremental = _rows(client)
+    assert not _on(incremental, other)
+    cache.clear()
+    assert _rows(client) == incremental
+
+
+def test_a_change_without_known_patients_recomputes_the_unit_whole(demo, client):
+    _login(client, demo)
+    cache = demo.extensions["rehab_cache"]
+    before = _rows(client)
+    with db.new_session(demo) as s:
+        intake.bump_units(s, [VE10])
+        s.commit()
+    misses = cache.misses
+    assert _rows(client) == before
+    assert cache.misses > misses
+
+
+def test_a_change_made_through_one_process_is_seen_by_the_next_request_on_another(demo, client):
+    """Two app instances on one database (as two gunicorn processes): each has its own case cache, both
+    warm; a certificate stored through the first is on the second's next page."""
+    from conftest import make_test_app
+
+    other_app = make_test_app(demo.config["DATABASE_URL"], AUTO_MIGRATE=False)
+    try:
+        other = other_app.test_client()
+        _login(client, demo)
+        session_login(other, other_app, "staff", COORDINATOR, unit_id=VE10, role="REHABKOORDINATOR", name="K")
+        person, doc = _new_patient(demo, 13)
+        assert not _on(_rows(other), person)
+        _load(demo, doc)  # through the first "process"
+        assert _on(_rows(other), person)
+        assert other_app.extensions["rehab_cache"].updates >= 1
+    finally:
+        db.get_engine(other_app).dispose()
