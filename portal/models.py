@@ -67,7 +67,7 @@ class UnitChange(Base):
     """One bump of a unit's data_version, with the patients whose certificates it changed (a JSON list, or
     NULL when not known). A process that has the unit's computed cases for an older version brings them up to
     date by recomputing only these patients (repository.rehab.unit_input) instead of the whole unit. Rows
-    older than UNIT_CHANGES_KEEP_DAYS are deleted by `portal purge-sessions`; a gap means a full recompute."""
+    older than a week (repository.rehab.UNIT_CHANGES_KEEP) are deleted by `portal purge-sessions`; a gap means a full recompute."""
 
     __tablename__ = "unit_changes"
     unit_id: Mapped[str] = mapped_column(String(64), primary_key=True)

@@ -1,22 +1,28 @@
-"""`portal purge-sessions`: delete expired login sessions (with their ID tokens and names) and ended
-rate-limit counters. The app deletes them too as it goes; this is for a scheduler (e.g. every 5 minutes),
-so nothing expired outlives a quiet night."""
+"""`portal purge-sessions`: delete expired login sessions (with their ID tokens and names), ended
+rate-limit counters and week-old records of which patients a unit's data change touched (unit_changes).
+The app deletes sessions and counters too as it goes; this is for a scheduler (e.g. every 5 minutes), so
+nothing expired outlives a quiet night."""
 from __future__ import annotations
+
+from datetime import datetime, timezone
 
 import click
 from flask import current_app
 from flask.cli import with_appcontext
 
 from .. import db
+from ..repository import rehab as rehab_store
 from . import rate_store, sessions
 
 
 @click.command("purge-sessions")
 @with_appcontext
 def purge_sessions_command() -> None:
-    """Delete expired login sessions and ended rate-limit counters."""
+    """Delete expired login sessions, ended rate-limit counters and old unit change records."""
     with db.new_session(current_app) as s:
         ended = sessions.purge_expired(s)
         counters = rate_store.purge_expired(s)
+        changes = rehab_store.purge_unit_changes(s, datetime.now(timezone.utc).replace(tzinfo=None))
         s.commit()
-    click.echo(f"purge-sessions: {ended} expired session(s) and {counters} ended rate-limit counter(s) deleted")
+    click.echo(f"purge-sessions: {ended} expired session(s), {counters} ended rate-limit counter(s) and "
+               f"{changes} old unit change record(s) deleted")

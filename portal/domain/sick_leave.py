@@ -53,6 +53,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from functools import cached_property
 
 __all__ = [
     "COUNTING_TYPES",
@@ -326,9 +327,9 @@ class SickLeaveCase:
     unit_id: str | None = None
     occupation: tuple[str, ...] = ()
 
-    @property
+    @cached_property
     def certificate_ids(self) -> tuple[str, ...]:
-        """Ids of the case's certificates, in start order."""
+        """Ids of the case's certificates, in start order (worked out once: the lists ask for them per row)."""
         return tuple(c.id for c in self.certificates)
 
     @property

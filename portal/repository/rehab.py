@@ -9,7 +9,7 @@ from datetime import date, datetime, timedelta
 from typing import Any, Iterable
 
 from cachetools import LRUCache
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from ..db import one_of
@@ -75,6 +75,16 @@ class ComputedCache:
     def clear(self) -> None:
         with self._lock:
             self._cache.clear()
+
+
+#: how long the record of which patients a data-version bump changed is kept (a process whose cached unit is older
+#: than that recomputes it whole)
+UNIT_CHANGES_KEEP = timedelta(days=7)
+
+
+def purge_unit_changes(session: Session, now: datetime) -> int:
+    """Delete unit_changes rows older than UNIT_CHANGES_KEEP; the count deleted."""
+    return session.execute(delete(UnitChange).where(UnitChange.created_at < now - UNIT_CHANGES_KEEP)).rowcount or 0
 
 
 def changed_patients(session: Session, old: tuple[tuple[str, int], ...],

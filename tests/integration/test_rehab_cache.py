@@ -149,3 +149,29 @@ def test_a_change_made_through_one_process_is_seen_by_the_next_request_on_anothe
         assert other_app.extensions["rehab_cache"].updates >= 1
     finally:
         db.get_engine(other_app).dispose()
+
+
+def test_purge_sessions_deletes_week_old_change_records_and_a_cache_older_than_them_is_recomputed(demo, client):
+    from datetime import datetime
+
+    from sqlalchemy import func, select
+
+    from portal.auth.commands import purge_sessions_command
+    from portal.models import UnitChange
+
+    _login(client, demo)
+    cache = demo.extensions["rehab_cache"]
+    before = _rows(client)
+    person, doc = _new_patient(demo, 14)
+    _load(demo, doc)
+    with db.new_session(demo) as s:  # every change record so far is more than a week old
+        s.execute(update(UnitChange).values(created_at=datetime(2020, 1, 1)))
+        s.commit()
+    result = demo.test_cli_runner().invoke(purge_sessions_command)
+    assert result.exit_code == 0 and "old unit change record(s) deleted" in result.output
+    with db.new_session(demo) as s:
+        assert s.scalar(select(func.count()).select_from(UnitChange)) == 0
+    misses = cache.misses
+    after = _rows(client)
+    assert cache.misses > misses  # the record of what changed is gone: recomputed whole
+    assert _on(after, person) and not _on(before, person)
