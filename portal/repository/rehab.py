@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import threading
+from collections import Counter
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any, Iterable
@@ -44,6 +45,7 @@ class ComputedCache:
         self._cache: LRUCache = LRUCache(maxsize=size)
         self._lock = threading.Lock()
         self.hits = self.misses = self.updates = 0
+        self.counts: Counter = Counter()  # ("input" | "cases", "whole" | "update"): how each value was made
 
     def get(self, key, compute):
         with self._lock:
@@ -67,6 +69,7 @@ class ComputedCache:
     def put(self, key, value, *, update: bool = False) -> None:
         with self._lock:
             self._cache[key] = value
+            self.counts[(key[0], "update" if update else "whole")] += 1
             if update:
                 self.updates += 1
             else:

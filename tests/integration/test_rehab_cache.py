@@ -109,6 +109,7 @@ def test_new_data_updates_only_the_changed_patients_and_gives_the_same_list_as_a
     updates, misses = cache.updates, cache.misses
     incremental = _rows(client)
     assert cache.updates > updates and cache.misses == misses  # brought up to date, not recomputed whole
+    assert cache.counts[("input", "update")] >= 1 and cache.counts[("cases", "update")] >= 1
     assert _on(incremental, person)
     assert _on(incremental, other)
     # a revocation of one of them, then a full computation to compare with
