@@ -11,11 +11,11 @@ PORT ?= 5000
 APT_PACKAGES_TEST := chromium
 APT_PACKAGES_RUN := libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fontconfig fonts-dejavu-core
 
-.PHONY: run test lint setup system-run system-test catalogues demo-data serve worker clean extract-messages
+.PHONY: run test lint setup system-run system-test catalogues demo-data serve worker clean extract-messages run-production static-digest lighthouse
 
 run: setup demo-data serve
 
-test: setup system-test lint
+test: setup system-test lighthouse lint
 	PORTAL_REQUIRE_POSTGRES=1 $(BIN)/python -m pytest $(PYTEST_ARGS)
 
 # Lint and types (configured in pyproject.toml): pyflakes, pycodestyle, bugbear, isort, complexity; mypy on portal/.
@@ -23,7 +23,7 @@ lint: setup
 	$(BIN)/ruff check .
 	$(BIN)/mypy
 
-setup: system-run $(STAMP) catalogues
+setup: system-run $(STAMP) catalogues static-digest
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info[:2] == (3, 11) else 1)' || \
@@ -37,6 +37,20 @@ $(STAMP): pyproject.toml
 # Babel catalogues: i18n/<lang>/LC_MESSAGES/messages.po -> .mo
 catalogues: $(STAMP)
 	$(BIN)/pybabel compile --use-fuzzy -d i18n -D messages || $(BIN)/pybabel compile -d i18n -D messages
+
+# Content-hashed copies of static/ with their .gz/.br and static/cache_manifest.json (gitignored; portal/static_assets.py).
+# Quick when nothing changed; the app also rebuilds a stale one by itself outside production.
+static-digest: $(STAMP)
+	$(BIN)/python -m portal.static_assets
+
+# Lighthouse (package.json, pinned by package-lock.json) for bench/lighthouse.py and accessibility/test_lighthouse.py.
+lighthouse: node_modules/.installed
+node_modules/.installed: package.json package-lock.json
+	@command -v npm >/dev/null || { \
+	  if [ "$$(id -u)" = 0 ]; then export DEBIAN_FRONTEND=noninteractive; apt-get update -qq && apt-get install -y -qq nodejs npm >/dev/null; \
+	  else echo "Please install Node.js first: sudo apt-get install nodejs npm"; exit 1; fi; }
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
 
 # After changing texts: extract them and update both catalogues (then translate i18n/en).
 extract-messages: $(STAMP)
@@ -73,5 +87,16 @@ serve: setup
 	$(BIN)/gunicorn --no-control-socket --workers 1 --threads 8 --bind $(HOST):$(PORT) \
 	  --access-logfile - 'portal:create_app()'
 
+# The production topology here: PostgreSQL (DATABASE_URL, or a throwaway cluster with the demo data), PROCESSES
+# gunicorn processes, WORKERS delivery workers; Ctrl-C stops everything gracefully (portal/topology.py).
+PROCESSES ?= 2
+WORKERS ?= 1
+run-production: setup
+	@test -n "$$DATABASE_URL" || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ]; then export DEBIAN_FRONTEND=noninteractive; apt-get update -qq && apt-get install -y -qq postgresql >/dev/null; \
+	  else echo "Please install PostgreSQL first (sudo apt-get install postgresql), or set DATABASE_URL"; exit 1; fi; }
+	$(BIN)/portal serve-production --processes $(PROCESSES) --workers $(WORKERS) --host $(HOST) --port $(PORT)
+
 clean:
-	rm -rf $(VENV) instance/portal.sqlite* .pytest_cache
+	rm -rf $(VENV) instance/portal.sqlite* .pytest_cache node_modules
+	git clean -qfX static/ 2>/dev/null || true  # the hashed copies, .gz/.br and manifest (all gitignored)

@@ -21,6 +21,7 @@ NOT_PAGES: dict[str, str] = {
     "static": "static files",
     "main.health": "JSON health check",
     "main.ready": "JSON readiness check",
+    "metrics": "Prometheus metrics, plain text for loopback or a token (tests/integration/test_observability.py)",
     "main.language": "redirects back to the page it came from (covered: every page is crawled in both languages)",
     "auth.login": "redirects to the broker (its login page is crawled as testbroker.authorize)",
     "auth.callback": "the end of a login; its refusal pages are checked in accessibility/test_states.py",
@@ -38,6 +39,8 @@ NOT_PAGES: dict[str, str] = {
                                  "tests/integration/test_rehab_exports.py and e2e/test_rehab_exports.py)",
     "rehab.lakarutlatanden_xlsx": "an Excel file (tested in "
                                   "tests/integration/test_rehab_exports.py and e2e/test_rehab_exports.py)",
+    "rehab.export_file": "a background export's file (tested in tests/integration/test_export_jobs.py and "
+                         "e2e/test_export_jobs.py); its progress page rehab.export_job is crawled in each state",
     "api.openapi_document": "the API's OpenAPI document, JSON (tested in tests/unit/test_openapi.py and fuzzed in "
                             "tests/integration/test_api_fuzz.py); its reference page api.reference is crawled",
     "api.certificate_status": "JSON for API clients with a token (tests/integration/test_api.py)",
@@ -107,6 +110,24 @@ def _rehab_questions(app: Flask) -> list[tuple[dict, str | None]]:
     return questions.a11y_examples(app, (ids["coordinator"][1], demo.hsa("VE10")), (ids["doctor"][1], ids["doctor"][2]))
 
 
+#: run after each login of the crawl (the page, who): pages bound to the login session are handed to it here
+AFTER_LOGIN: dict[str, Callable[[object, str], None]] = {}
+
+
+def _export_jobs(app: Flask) -> list[tuple[dict, str | None]]:
+    """A background export's progress page, pending, done and failed, for the crawl's coordinator and doctor
+    (accessibility/export_examples.py; each login gets the jobs, which only their own login session sees)."""
+    from accessibility import export_examples
+    from portal.domain import demo
+
+    ids = login_identities()
+    users = {"coordinator": (ids["coordinator"][1], demo.hsa("VE10")), "doctor": (ids["doctor"][1], ids["doctor"][2])}
+    # one hand-over per app: it acts only on a browser logged in to that app's server (its PUBLIC_BASE_URL)
+    AFTER_LOGIN[f"rehab.export_job {app.config['PUBLIC_BASE_URL']}"] = (
+        lambda page, who: export_examples.give_to_login(app, page, who))
+    return list(export_examples.a11y_examples(app, users))
+
+
 EXAMPLES: dict[str, Callable[[Flask], list[tuple[dict, str | None]]]] = {
     "citizen.read": _citizen_certificates,
     "citizen.send": _citizen_sendable,
@@ -116,6 +137,7 @@ EXAMPLES: dict[str, Callable[[Flask], list[tuple[dict, str | None]]]] = {
     "testbroker.logout": _module_examples("portal.testbroker", "testbroker.logout"),
     "recipient_sim.index": _module_examples("portal.recipient_sim", "recipient_sim.index"),
     "rehab.question": _rehab_questions,
+    "rehab.export_job": _export_jobs,
 }
 
 
@@ -187,6 +209,8 @@ def login(page, who: str) -> None:
         page.locator(f"input[name=unit][value='{unit}']").check()
         page.locator("form[action='/valj-vardenhet'] button[type=submit]").click()
         page.wait_for_load_state()
+    for hand_over in AFTER_LOGIN.values():
+        hand_over(page, who)
 
 
 _axe = Axe()

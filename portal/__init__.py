@@ -10,7 +10,7 @@ from flask_htmx import HTMX
 from jinja2 import ChoiceLoader, FileSystemLoader
 from werkzeug.routing import Map, UnicodeConverter
 
-from . import db, errors, i18n, pdl_checkpoints, security
+from . import db, errors, i18n, observability, pdl_checkpoints, security
 from .adapters.clock import SystemClock
 from .config import DEFAULTS, ROOT, ConfigError, broker_defaults, from_env
 from .domain import certificate_types
@@ -47,12 +47,14 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     ])
     app.jinja_env.autoescape = True
     app.jinja_env.add_extension("jinja2.ext.loopcontrols")
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    observability.init_app(app)  # logs (LOG_FORMAT), request ids, /metrics: before the other request hooks
     logging.getLogger("alembic").setLevel(logging.WARNING)
 
     app.extensions.setdefault("clock", config.get("CLOCK") if config and config.get("CLOCK") else SystemClock())
     app.extensions["certificate_types"] = certificate_types.load_registry(app.config.get("CERTIFICATE_TYPE_DIRS", []))
     HTMX(app)
+    from . import static_assets  # first: its compression then runs after every other after_request
+    static_assets.init_app(app)
     i18n.init_app(app)
     security.init_app(app)
     errors.init_app(app)
@@ -68,7 +70,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 
     app.extensions["person_service"] = LocalPersonService(
         app.extensions["db_sessionmaker"], mode=app.config["PERSON_SERVICE_MODE"],
-        timeout=app.config["PERSON_SERVICE_TIMEOUT"])
+        timeout=app.config["PERSON_SERVICE_TIMEOUT"], mode_file=app.config.get("PERSON_SERVICE_MODE_FILE"))
 
     from .repository.rehab import ComputedCache
 

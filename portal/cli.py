@@ -124,6 +124,10 @@ from .auth.commands import purge_sessions_command  # noqa: E402
 
 main.add_command(purge_sessions_command)
 
+from .topology import serve_production_command  # noqa: E402
+
+main.add_command(serve_production_command)
+
 
 if __name__ == "__main__":  # pragma: no cover
     main()

@@ -62,6 +62,36 @@ def _float(name: str, default: float) -> float:
         raise ConfigError(f"{name} must be a number, not {value!r}.") from None
 
 
+#: The log formats (LOG_FORMAT): one JSON object a line (production's default) or a readable line.
+LOG_FORMATS = ("json", "text")
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+
+
+def log_format(env: str | None = None) -> str:
+    """LOG_FORMAT, by default json in production and text elsewhere (gunicorn.conf.py asks it too)."""
+    env = env or os.environ.get("PORTAL_ENV", "development")
+    value = (os.environ.get("LOG_FORMAT") or ("json" if env == "production" else "text")).strip().lower()
+    if value not in LOG_FORMATS:
+        raise ConfigError(f"LOG_FORMAT must be json or text, not {value!r}.")
+    return value
+
+
+def _log_level() -> str:
+    value = (os.environ.get("LOG_LEVEL") or "INFO").strip().upper()
+    if value not in LOG_LEVELS:
+        raise ConfigError(f"LOG_LEVEL must be one of {', '.join(LOG_LEVELS)}, not {value!r}.")
+    return value
+
+
+def _metrics_token(production: bool) -> str | None:
+    """METRICS_TOKEN: the bearer token /metrics also answers (unset: loopback only); production wants a long one."""
+    token = os.environ.get("METRICS_TOKEN") or None
+    if production and token is not None and len(token) < MIN_KEY_LENGTH:
+        raise ConfigError(f"METRICS_TOKEN must be at least {MIN_KEY_LENGTH} characters in production (or unset: "
+                          "then /metrics answers loopback only).")
+    return token
+
+
 def from_env() -> dict:
     """Read the configuration from the environment."""
     env = os.environ.get("PORTAL_ENV", "development")
@@ -79,6 +109,10 @@ def from_env() -> dict:
         "CERTIFICATE_TYPE_DIRS": [p for p in os.environ.get("CERTIFICATE_TYPE_DIRS", "").split(os.pathsep) if p],
         "TEST_BROKER_ENABLED": _bool("TEST_BROKER_ENABLED", env == "development"),
         "PERSON_SERVICE_MODE": os.environ.get("PERSON_SERVICE_MODE", "ok"),
+        # development and tests only (production refuses them): switches read by every process at once
+        "PERSON_SERVICE_MODE_FILE": os.environ.get("PERSON_SERVICE_MODE_FILE") or None,
+        "RECIPIENT_SIMULATOR_CONTROL_FILE": os.environ.get("RECIPIENT_SIMULATOR_CONTROL_FILE") or None,
+        "RECIPIENT_SIMULATOR_DELAY": _float("RECIPIENT_SIMULATOR_DELAY", 1.5),
         "LOGIN_RATE_LIMIT": os.environ.get("LOGIN_RATE_LIMIT", "20 per minute"),
         "RECIPIENT_SIMULATOR_ENABLED": _bool("RECIPIENT_SIMULATOR_ENABLED", env == "development"),
         "OUTBOX_WORKER_EMBEDDED": _bool("OUTBOX_WORKER_EMBEDDED", env == "development"),
@@ -86,6 +120,11 @@ def from_env() -> dict:
         "SEND_GIVE_UP_AFTER": _int("SEND_GIVE_UP_AFTER", 86400),
         "OUTBOX_LEASE_SECONDS": _int("OUTBOX_LEASE_SECONDS", 60),
         "OUTBOX_WORKER_INTERVAL": _float("OUTBOX_WORKER_INTERVAL", 2),
+        # big Rehabstöd exports: more rows than this are made in the background (portal/rehab/exports.py)
+        "EXPORT_INLINE_ROWS": _int("EXPORT_INLINE_ROWS", 100),
+        "EXPORT_INLINE_ROWS_XLSX": _int("EXPORT_INLINE_ROWS_XLSX", 5000),
+        "EXPORT_KEEP_SECONDS": _int("EXPORT_KEEP_SECONDS", 3600),
+        "EXPORT_LEASE_SECONDS": _int("EXPORT_LEASE_SECONDS", 600),
         "API_OAUTH_AUDIENCE": os.environ.get("API_OAUTH_AUDIENCE", "intygsportalen-api"),
         "API_RATE_LIMIT": os.environ.get("API_RATE_LIMIT", "3000 per minute"),
         "API_MAX_BODY_BYTES": _int("API_MAX_BODY_BYTES", 256 * 1024),
@@ -99,8 +138,13 @@ def from_env() -> dict:
         "SESSION_ABSOLUTE_SECONDS": _int("SESSION_ABSOLUTE_SECONDS", 12 * 3600),
         "STAFF_RIGHTS_RECHECK_SECONDS": _int("STAFF_RIGHTS_RECHECK_SECONDS", 300),
         "PROXY_COUNT": _int("PROXY_COUNT", 0),
+        # logs and metrics (portal/observability.py, docs/operations.md)
+        "LOG_FORMAT": log_format(env),
+        "LOG_LEVEL": _log_level(),
+        "METRICS_TOKEN": _metrics_token(production),
     }
-    for key in ("API_OAUTH_ISSUER", "API_OAUTH_JWKS_URL", "API_OAUTH_TOKEN_URL"):
+    for key in ("API_OAUTH_ISSUER", "API_OAUTH_JWKS_URL", "API_OAUTH_TOKEN_URL", "PDF_CACHE_DIR",
+                "TEST_BROKER_KEY_FILE"):
         if os.environ.get(key):
             cfg[key] = os.environ[key]
     endpoints = {r: os.environ[f"RECIPIENT_ENDPOINT_{r}"] for r in ("FK", "TS")
@@ -114,6 +158,15 @@ def from_env() -> dict:
     if production:
         _check_production(cfg)
     return cfg
+
+
+#: The stand-ins for the outside world, for development, tests and demos only.
+_NEVER_IN_PRODUCTION = (
+    ("TEST_BROKER_ENABLED", "The embedded test broker must not run in production: unset TEST_BROKER_ENABLED."),
+    ("RECIPIENT_SIMULATOR_ENABLED",
+     "The recipient simulator must not run in production: unset RECIPIENT_SIMULATOR_ENABLED."),
+    ("PERSON_SERVICE_MODE_FILE", "PERSON_SERVICE_MODE_FILE is a switch for tests and demos: unset it in production."),
+)
 
 
 def _check_production(cfg: dict) -> None:
@@ -130,10 +183,9 @@ def _check_production(cfg: dict) -> None:
     if plain:
         raise ConfigError("Production sends certificates only over HTTPS: RECIPIENT_ENDPOINT_"
                           + ", RECIPIENT_ENDPOINT_".join(plain) + " must start with https://.")
-    if cfg["TEST_BROKER_ENABLED"]:
-        raise ConfigError("The embedded test broker must not run in production: unset TEST_BROKER_ENABLED.")
-    if cfg["RECIPIENT_SIMULATOR_ENABLED"]:
-        raise ConfigError("The recipient simulator must not run in production: unset RECIPIENT_SIMULATOR_ENABLED.")
+    for key, message in _NEVER_IN_PRODUCTION:
+        if cfg.get(key):
+            raise ConfigError(message)
     if not cfg["SESSION_COOKIE_SECURE"]:
         raise ConfigError("Production needs HTTPS-only session cookies: SESSION_COOKIE_SECURE must be on.")
     if cfg["HSTS_SECONDS"] < MIN_HSTS_SECONDS:
@@ -181,6 +233,9 @@ DEFAULTS: dict = {
     "SESSION_ABSOLUTE_SECONDS": 12 * 3600,
     "STAFF_RIGHTS_RECHECK_SECONDS": 300,
     "PROXY_COUNT": 0,
+    "LOG_FORMAT": "text",
+    "LOG_LEVEL": "INFO",
+    "METRICS_TOKEN": None,
     "HSTS_SECONDS": 0,
     "CITIZEN_OIDC_SCOPE": "openid https://id.oidc.se/scope/naturalPersonNumber",
     "CITIZEN_OIDC_ACR": ["http://id.elegnamnden.se/loa/1.0/loa3", "http://id.elegnamnden.se/loa/1.0/loa4"],

@@ -4,9 +4,10 @@ from __future__ import annotations
 import logging
 import secrets
 
-from flask import Flask, render_template, request
+from flask import Flask, make_response, render_template, request
 from flask_babel import lazy_gettext as _l
 from flask_wtf.csrf import CSRFError
+from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException, InternalServerError
 
 log = logging.getLogger(__name__)
@@ -47,7 +48,7 @@ def _safe_path() -> str:
 
 
 def init_app(app: Flask) -> None:
-    from . import api
+    from . import api, db
 
     @app.errorhandler(CSRFError)
     def _csrf(err):
@@ -62,6 +63,25 @@ def init_app(app: Flask) -> None:
                     err.code, _safe_path())
             return api.error_response(err.code or 500)
         return render_error(err.code or 500)
+
+    @app.errorhandler(OperationalError)
+    def _database_unavailable(err: OperationalError):
+        """The database did not answer (restarting, failing over, unreachable): 503 with Retry-After, as the
+        person service being down, not a 500; nothing was changed (the transaction did not commit)."""
+        log.warning("database unavailable: %s", type(err.orig).__name__ if err.orig is not None else "error")
+        try:
+            db.session().rollback()
+        except Exception:  # noqa: BLE001 - the connection may be gone; the session is discarded at teardown
+            pass
+        if api.is_api_request():
+            response = api.error_response(503)
+        else:
+            try:
+                response = make_response(render_error(503))
+            except Exception:  # noqa: BLE001 - the page needs the database too (the login session)
+                response = make_response((str(MESSAGES[503][1]), 503, {"Content-Type": "text/plain; charset=utf-8"}))
+        response.headers["Retry-After"] = "5"
+        return response
 
     @app.errorhandler(Exception)
     def _unexpected(err: Exception):

@@ -67,7 +67,8 @@ class UnitChange(Base):
     """One bump of a unit's data_version, with the patients whose certificates it changed (a JSON list, or
     NULL when not known). A process that has the unit's computed cases for an older version brings them up to
     date by recomputing only these patients (repository.rehab.unit_input) instead of the whole unit. Rows
-    older than a week (repository.rehab.UNIT_CHANGES_KEEP) are deleted by `portal purge-sessions`; a gap means a full recompute."""
+    older than a week (repository.rehab.UNIT_CHANGES_KEEP) are deleted by `portal purge-sessions`; a gap means a
+    full recompute."""
 
     __tablename__ = "unit_changes"
     unit_id: Mapped[str] = mapped_column(String(64), primary_key=True)
@@ -358,3 +359,37 @@ class RateLimit(Base):
     key: Mapped[str] = mapped_column(String(255), primary_key=True)
     hits: Mapped[int] = mapped_column(Integer)
     expires_at: Mapped[datetime] = mapped_column(DateTime, index=True)  # UTC: the end of the window
+
+
+class ExportJob(Base):
+    """A Rehabstöd list export too big to make within the request (portal/rehab/exports.py), built in the
+    background by the delivery worker (repository/export_jobs.py). The request decides what is in the file
+    (the table, already filtered, masked and in the user's language, as JSON in `table_json`) and writes its
+    PDL "Utskrift" records in the same transaction as this row; the worker makes the file and stores it in
+    `content` (and empties `table_json`). The row belongs to one staff member on one unit in one login session
+    (`session_key`: AuthSession.sid_hash) and is found by a random token whose hash only is kept. It is deleted
+    when it expires, or once its login session has ended (by the worker and by `portal purge-sessions`)."""
+
+    __tablename__ = "export_jobs"
+    __table_args__ = (Index("ix_export_jobs_state_lease", "state", "lease_until"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)  # sha256 of the URL's token
+    state: Mapped[str] = mapped_column(String(10))  # PENDING | DONE | FAILED
+    list_name: Mapped[str] = mapped_column(String(20))  # sjukfall | lakarutlatanden
+    file_format: Mapped[str] = mapped_column(String(4))  # pdf | xlsx
+    language: Mapped[str] = mapped_column(String(5))
+    filename: Mapped[str] = mapped_column(String(100))
+    query: Mapped[str] = mapped_column(Text)  # the list's query string (the way back, and "try again")
+    row_count: Mapped[int] = mapped_column(Integer)
+    table_json: Mapped[str | None] = mapped_column(Text)  # what goes in the file; emptied when it is made
+    content: Mapped[bytes | None] = mapped_column()  # the file (LargeBinary)
+    content_size: Mapped[int | None] = mapped_column(Integer)
+    staff_id: Mapped[str] = mapped_column(HSA)
+    unit_id: Mapped[str] = mapped_column(HSA)
+    session_key: Mapped[str] = mapped_column(String(64), index=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+    expires_at: Mapped[datetime] = mapped_column(DateTime, index=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    lease_until: Mapped[datetime | None] = mapped_column(DateTime)  # a builder holds it until then
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime)
+    failure: Mapped[str | None] = mapped_column(String(200))  # why it failed (no personal data)

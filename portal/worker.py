@@ -3,6 +3,7 @@ records the outcome.
 
     portal worker          deliver every OUTBOX_WORKER_INTERVAL seconds until stopped
     portal worker --once   one pass, then print what happened
+    portal worker --metrics-port 9101   also serve its Prometheus metrics on 127.0.0.1:9101/metrics
 
 The embedded default runs the same loop in a daemon thread (`start_background_worker`). Any number of
 workers may run at once (threads, processes, machines): `outbox.claim_due` hands each due send to one of
@@ -36,11 +37,12 @@ import click
 from flask import Flask, current_app
 from flask.cli import with_appcontext
 
-from . import db
+from . import db, observability
 from .adapters.person_service import PersonInfo, PersonServiceUnavailable
 from .adapters.recipients import DeliveryFailed, HttpRecipients
 from .domain import questions as question_rules
 from .domain import sending
+from .rehab.exports import build_due
 from .repository import outbox
 from .repository import questions as question_store
 
@@ -85,6 +87,7 @@ def deliver_due(app: Flask, now: datetime | None = None, *, random: sending.Rand
     allowed to go). `random`: the backoff jitter's source (default app.extensions["outbox_random"], else
     random.random). `stop`: when set during the pass (the worker is told to stop), the send being posted is
     finished and the rest of the batch is released at once for another worker (counted as "released")."""
+    build_due(app, now, stop=stop)  # first, one big Rehabstöd export (portal/rehab/exports.py); never raises
     clock = app.extensions["clock"]
     run = _Pass(at=(lambda: now) if now is not None else clock.now,
                 give_up_after=timedelta(seconds=float(app.config.get("SEND_GIVE_UP_AFTER", 86400))),
@@ -108,6 +111,7 @@ def deliver_due(app: Flask, now: datetime | None = None, *, random: sending.Rand
         for i, send in enumerate(claimed):
             if stop is not None and stop.is_set():
                 counts["released"] = outbox.release(session, claimed[i:], run.at())
+                observability.count_outcome("released", *(c.recipient for c in claimed[i:]))
                 log.info("outbox worker: stopping; %s claimed sends released", counts["released"])
                 break
             assert send.next_attempt_at is not None  # claim_due set it: the end of the lease
@@ -158,6 +162,7 @@ def _retry_later(session, run: _Pass, send, reason: str, *, maybe_received: bool
         return None
     log.warning("send %s to %s, attempt %s failed (%s): %s", send.id, send.recipient, send.attempts,
                 outbox.short_error(reason), "given up" if state == outbox.FAILED else "tried again later")
+    observability.count_outcome({outbox.FAILED: "gave_up", outbox.PENDING: "retry"}.get(state or ""), send.recipient)
     return {outbox.FAILED: "failed", outbox.PENDING: "retried"}.get(state or "")
 
 
@@ -172,6 +177,7 @@ def _deliver(session, run: _Pass, send, certificates, answers, persons, attempt:
         return _retry_later(session, run, send, "the person service did not answer", maybe_received=False)
     if why_not:
         log.warning("send %s: refused at delivery, not posted: %s", send.id, why_not)
+        observability.count_outcome("refused", send.recipient)
         return "failed" if outbox.record_refused(session, send.id, run.at(), why_not) else None
     if send.kind == outbox.ANSWER:
         payload = question_rules.answer_payload(answer.answer, answer.question, unit_name=answer.unit_name)
@@ -188,9 +194,11 @@ def _post(session, run: _Pass, send, payload: dict, attempt: _Attempt) -> str | 
         if failure.permanent:
             log.warning("send %s to %s, attempt %s rejected (%s): given up", send.id, send.recipient,
                         send.attempts, failure.reason)
+            observability.count_outcome("rejected", send.recipient)
             return "failed" if outbox.record_rejected(session, send.id, run.at(), failure.reason) else None
         return _retry_later(session, run, send, failure.reason, maybe_received=failure.maybe_received)
     outbox.record_delivered(session, send.id, run.at())
+    observability.count_outcome("delivered", send.recipient)
     return "delivered"
 
 
@@ -280,8 +288,9 @@ def init_app(app: Flask) -> None:
 
 @click.command("worker")
 @click.option("--once", is_flag=True, help="One pass, then exit.")
+@click.option("--metrics-port", type=int, help="Serve this process's Prometheus metrics on 127.0.0.1:PORT/metrics.")
 @with_appcontext
-def worker_command(once: bool) -> None:
+def worker_command(once: bool, metrics_port: int | None = None) -> None:
     """Deliver the outbox's due sends to their recipients (every OUTBOX_WORKER_INTERVAL seconds)."""
     app = current_app._get_current_object()  # type: ignore[attr-defined]
     if once:
@@ -289,9 +298,11 @@ def worker_command(once: bool) -> None:
         click.echo(f"delivered: {counts['delivered']}, retried: {counts['retried']}, failed: {counts['failed']}")
         return
     interval = float(app.config.get("OUTBOX_WORKER_INTERVAL", 2))
-    click.echo(f"outbox worker: delivering every {interval:g} s (SIGTERM or Ctrl-C stops it gracefully)")
+    if metrics_port:
+        observability.serve_worker_metrics(metrics_port)
     stop = threading.Event()
-    _stop_on_signals(stop)
+    _stop_on_signals(stop)  # before saying it runs: a supervisor may send SIGTERM as soon as it reads the line
+    click.echo(f"outbox worker: delivering every {interval:g} s (SIGTERM or Ctrl-C stops it gracefully)")
     try:
         while not stop.is_set():
             try:

@@ -11,6 +11,7 @@ from flask import current_app
 from flask.cli import with_appcontext
 
 from .. import db
+from ..repository import export_jobs
 from ..repository import rehab as rehab_store
 from . import rate_store, sessions
 
@@ -24,5 +25,7 @@ def purge_sessions_command() -> None:
         counters = rate_store.purge_expired(s)
         changes = rehab_store.purge_unit_changes(s, datetime.now(timezone.utc).replace(tzinfo=None))
         s.commit()
+        exports = export_jobs.purge(s, current_app.extensions["clock"].now())  # expired, or session ended
     click.echo(f"purge-sessions: {ended} expired session(s), {counters} ended rate-limit counter(s) and "
                f"{changes} old unit change record(s) deleted")
+    click.echo(f"purge-sessions: {exports} background export(s) deleted (expired, or their login session ended)")

@@ -31,7 +31,8 @@ from ..domain import access
 from ..models import AuthSession, CareUnit
 
 NOT_ACTIVITY = {"auth.session_status", "static"}
-PROBES = {"main.health", "main.ready"}  # a load balancer's liveness and readiness checks: no session at all
+#: a load balancer's liveness and readiness checks, and the Prometheus scrape: no session at all
+PROBES = {"main.health", "main.ready", "metrics"}
 PURGE_EVERY = timedelta(seconds=60)  # request-time purges of expired rows, per process
 
 # check_request's answers: why this request found its session ended, or changed

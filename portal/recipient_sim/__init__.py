@@ -14,9 +14,16 @@ a SimulatorState with `.mode[recipient]` in {"ok", "fail", "reject", "timeout"} 
 - "reject": answer 400 and record nothing (the recipient will not take the delivery: a permanent error);
 - "timeout": record the delivery, then wait `delay` seconds before answering, so a client with a shorter
   timeout gives up although the recipient has the certificate: the hard case for exactly-once.
+
+Across processes (the simulator served by several processes, `portal serve-production`, bench/faults.py):
+`RECIPIENT_SIMULATOR_CONTROL_FILE` names a JSON file, e.g. `{"FK": "timeout", "TS": "ok", "delay": 30}`, that
+overrides the modes (and the delay) while it exists, read again whenever it changes. `RECIPIENT_SIMULATOR_DELAY`
+is the delay's default (1.5 s).
 """
 from __future__ import annotations
 
+import json
+import os
 import time
 from typing import Any
 
@@ -38,18 +45,46 @@ SHOWN = 200  # the page lists the newest deliveries
 
 
 class SimulatorState:
-    """The simulator's fault modes, per recipient."""
+    """The simulator's fault modes, per recipient; `control_file` (JSON) overrides them while it exists."""
 
-    def __init__(self, delay: float = 1.5):
+    def __init__(self, delay: float = 1.5, control_file: str | None = None):
         self.mode: dict[str, str] = {r: "ok" for r in RECIPIENTS}
         self.delay = delay
+        self.control_file = control_file
+        self._file_seen: tuple[tuple[int, int], dict] = ((-1, -1), {})
 
     def reset(self) -> None:
         self.mode = {r: "ok" for r in RECIPIENTS}
 
+    def _control(self) -> dict:
+        if not self.control_file:
+            return {}
+        try:
+            stat = os.stat(self.control_file)
+        except OSError:
+            return {}
+        stamp = (stat.st_mtime_ns, stat.st_size)
+        if stamp != self._file_seen[0]:
+            try:
+                with open(self.control_file, encoding="utf-8") as f:
+                    found = json.load(f)
+            except (OSError, ValueError):
+                found = {}
+            self._file_seen = (stamp, found if isinstance(found, dict) else {})
+        return self._file_seen[1]
+
+    def current(self, recipient: str) -> tuple[str, float]:
+        """The recipient's mode and the delay now: the control file's if it names them, else the state's."""
+        control = self._control()
+        mode = control.get(recipient)
+        delay = control.get("delay")
+        return (mode if mode in MODES else self.mode.get(recipient, "ok"),
+                float(delay) if isinstance(delay, (int, float)) and delay >= 0 else self.delay)
+
 
 def init_app(app: Flask) -> SimulatorState:
-    state = app.extensions["recipient_sim"] = SimulatorState(float(app.config.get("RECIPIENT_SIMULATOR_DELAY", 1.5)))
+    state = app.extensions["recipient_sim"] = SimulatorState(float(app.config.get("RECIPIENT_SIMULATOR_DELAY", 1.5)),
+                                                             app.config.get("RECIPIENT_SIMULATOR_CONTROL_FILE"))
     app.register_blueprint(bp)
     return state
 
@@ -70,7 +105,7 @@ def receive(recipient: str):
     payload = request.get_json(silent=True)
     if not isinstance(payload, dict):
         return _answer(400, error="the body must be a JSON object")
-    mode = state().mode.get(recipient, "ok")
+    mode, delay = state().current(recipient)
     if mode == "fail":
         return _answer(503, error="the recipient is unavailable")
     if mode == "reject":
@@ -78,7 +113,7 @@ def receive(recipient: str):
     session = db.session()
     status, body = _record(session, recipient, key, payload)
     if mode == "timeout":
-        time.sleep(state().delay)  # the delivery is recorded: the client gives up before it hears so
+        time.sleep(delay)  # the delivery is recorded: the client gives up before it hears so
     return _answer(status, **body)
 
 
@@ -116,7 +151,7 @@ def index(recipient: str):
                "TS": _("Mottagarsimulator – Transportstyrelsen")}[recipient]
     other = next(r for r in RECIPIENTS if r != recipient)
     return render_template("recipient_sim/index.html", recipient=recipient, heading=heading, rows=rows,
-                           mode=state().mode.get(recipient, "ok"), other=other, shown=SHOWN)
+                           mode=state().current(recipient)[0], other=other, shown=SHOWN)
 
 
 def a11y_examples(app: Flask) -> list[tuple[str, dict]]:

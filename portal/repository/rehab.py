@@ -87,7 +87,8 @@ UNIT_CHANGES_KEEP = timedelta(days=7)
 
 def purge_unit_changes(session: Session, now: datetime) -> int:
     """Delete unit_changes rows older than UNIT_CHANGES_KEEP; the count deleted."""
-    return session.execute(delete(UnitChange).where(UnitChange.created_at < now - UNIT_CHANGES_KEEP)).rowcount or 0
+    result = session.execute(delete(UnitChange).where(UnitChange.created_at < now - UNIT_CHANGES_KEEP))
+    return int(getattr(result, "rowcount", 0) or 0)
 
 
 def changed_patients(session: Session, old: tuple[tuple[str, int], ...],

@@ -69,7 +69,9 @@ def test_every_answer_conforms_to_the_document_and_none_is_a_5xx(api_schema, fuz
     if path == "/openapi.json" and mode == GenerationMode.NEGATIVE:
         pytest.skip("the document takes no input to get wrong")
     operation = api_schema[path][method]
-    headers = _fuzz_token(fuzz_app)
+    # schemathesis's WSGI transport hands the body over as sent, without undoing a Content-Encoding: ask for
+    # none (compression itself is tested in tests/integration/test_wire.py)
+    headers = {**_fuzz_token(fuzz_app), "Accept-Encoding": "identity"}
     strategy = operation.as_strategy(mode)
     if "{certificate_id}" in path:  # half the time the fuzz client's own certificate, to get past the 404
         strategy = st.one_of(strategy, operation.as_strategy(mode, path_parameters={"certificate_id": "a"}))

@@ -173,6 +173,27 @@ URL_VALUES_BY_ENDPOINT: dict[tuple[str, str], str] = {
 }
 
 
+#: a big export's progress page and file take the token of a job the coordinator's login session asked for
+EXPORT_JOB_ROUTES = {"rehab.export_job", "rehab.export_file"}
+
+
+def _export_job(app, client) -> str:
+    """The token of a big export (made, so its file can be fetched) this client's login session asked for."""
+    from portal.rehab.exports import build_due
+
+    previous = app.config.get("EXPORT_INLINE_ROWS_XLSX")
+    app.config["EXPORT_INLINE_ROWS_XLSX"] = 1  # this one export goes to the background
+    try:
+        location = client.get("/rehabstod/sjukfall/export.xlsx").headers["Location"]
+    finally:
+        if previous is None:
+            app.config.pop("EXPORT_INLINE_ROWS_XLSX")
+        else:
+            app.config["EXPORT_INLINE_ROWS_XLSX"] = previous
+    assert build_due(app) == "done"
+    return location.rsplit("/", 1)[1]
+
+
 def get_routes(app) -> list:
     return sorted((r for r in app.url_map.iter_rules() if "GET" in (r.methods or set())), key=lambda r: r.rule)
 
@@ -238,6 +259,8 @@ def _fuzz_route(app, rule, who: str, world: dict[str, str], failures: list[str])
     """Every kind of junk for one route and one kind of user. Returns the number of requests."""
     client = _client(app, who, world)
     token = token_for(app, client, world["patient"], VE10) if who == "coordinator" else None
+    if who == "coordinator" and rule.endpoint in EXPORT_JOB_ROUTES:
+        token = _export_job(app, client)
     values = {a: _url_value(rule, a, world, token) for a in rule.arguments}
     path = _path(rule, values)
     tolerate = 503 if rule.endpoint in BROKER_ROUTES else None

@@ -55,6 +55,21 @@ def test_readyz_is_not_ready_when_the_database_does_not_answer(tmp_path):
     assert response.get_json() == {"status": "not ready", "database": "unavailable"}
 
 
+def test_pages_and_the_api_answer_503_with_retry_after_while_the_database_does_not_answer(tmp_path):
+    """A PostgreSQL restart or fail-over: the user is told to try again soon (503), not that something broke."""
+    from conftest import free_port
+
+    app = make_test_app(f"postgresql+psycopg://nobody@127.0.0.1:{free_port()}/none?connect_timeout=1",
+                        AUTO_MIGRATE=False)
+    client = app.test_client()
+    client.set_cookie("session", "x" * 40)  # a cookie that sends the request to the login-session store
+    page = client.get("/mina-intyg/")
+    assert page.status_code == 503 and page.headers["Retry-After"] == "5"
+    assert "Försök igen om en stund" in page.get_data(as_text=True)
+    api = client.get("/api/v1/certificates/x", headers={"Authorization": "Bearer x"})
+    assert api.status_code in (401, 503)  # the token is refused before any query, or the database is asked
+
+
 class StopAfterFirst:
     """A recipient that takes one certificate, and meanwhile the worker is told to stop."""
 

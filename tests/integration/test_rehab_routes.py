@@ -153,6 +153,12 @@ ROUTES: dict[tuple[str, str], Call] = {
     ("rehab.certificate", "GET"): _certificate,
 }
 
+# routes that serve an export made in the background (portal/rehab/exports.py): what is in the file was decided,
+# masked and PDL-logged ("Utskrift") by the export request (ROUTES above) in its login session; these ask the
+# person service nothing and log nothing more, and are a 404 for every other login session, user and unit
+# (test_a_background_exports_page_and_file_show_only_what_its_request_logged)
+BUILT_EXPORTS = {("rehab.export_job", "GET"), ("rehab.export_file", "GET")}
+
 # what a shown patient is logged as: activity and the resources that may appear
 EXPECTED = {
     "rehab.start": None,  # counts only: no patient, no record
@@ -257,7 +263,7 @@ READS_BY_POST = {"rehab.search"}
 def test_every_route_is_covered(app):
     found = {(r.endpoint, m) for r in app.url_map.iter_rules() if r.endpoint.startswith("rehab.")
              for m in (r.methods or set()) - {"HEAD", "OPTIONS"}}
-    missing = found - set(ROUTES) - set(NO_PATIENT_DATA)
+    missing = found - set(ROUTES) - set(NO_PATIENT_DATA) - BUILT_EXPORTS
     assert not missing, f"Rehabstöd routes without an example in tests/integration/test_rehab_routes.py: {missing}"
     assert {e for e, _ in ROUTES} <= set(EXPECTED)
 
@@ -325,3 +331,39 @@ def test_every_answer_logs_exactly_the_patients_it_shows(world, who):
             assert {r.patient_pnr for r in records} == shown_patients(response), (who, endpoint)
         keys = [(r.patient_pnr, r.resource_type, r.data_unit_id) for r in records]
         assert len(keys) == len(set(keys)), (who, endpoint)  # each once
+
+
+@pytest.mark.parametrize("who", ["coordinator", "doctor"])
+def test_a_background_exports_page_and_file_show_only_what_its_request_logged(world, who):
+    from portal.rehab.exports import build_due
+
+    app = world.app
+    app.config.update(EXPORT_INLINE_ROWS=0, EXPORT_INLINE_ROWS_XLSX=0)  # every export with a row: background
+    for endpoint in ("rehab.ongoing_pdf", "rehab.ongoing_xlsx", "rehab.lakarutlatanden_pdf",
+                     "rehab.lakarutlatanden_xlsx"):
+        client = login(app, who)
+        path, _form = ROUTES[(endpoint, "GET")](world, client, who)
+        before = last_record_id(app)
+        asked = client.get(path)
+        assert asked.status_code == 303, (who, endpoint, asked.status_code)
+        job = asked.headers["Location"]
+        logged = new_records(app, before)
+        activity, resources = EXPECTED[endpoint]
+        assert logged or endpoint not in MUST_SHOW, (who, endpoint)
+        assert {r.activity for r in logged} <= {activity} and {r.resource_type for r in logged} <= resources
+        assert build_due(app) == "done"
+        after, changed = last_record_id(app), state(app)
+        app.extensions["person_service"].mode = "fail"  # nothing is asked any more: the file was decided
+        try:
+            page, file = client.get(job), client.get(job + "/fil")
+        finally:
+            app.extensions["person_service"].mode = "ok"
+        assert page.status_code == 200 and not shown_patients(page), (who, endpoint)
+        assert file.status_code == 200 and "attachment" in file.headers["Content-Disposition"], (who, endpoint)
+        assert shown_patients(file) == {r.patient_pnr for r in logged}, (who, endpoint)
+        assert new_records(app, after) == [] and state(app) == changed, (who, endpoint)
+        for other in (login(app, who), login(app, "doctor" if who == "coordinator" else "coordinator")):
+            for url in (job, job + "/fil"):
+                response = other.get(url)
+                assert response.status_code == 404 and not shown_patients(response), (who, endpoint, url)
+        assert new_records(app, after) == [] and state(app) == changed, (who, endpoint)

@@ -107,7 +107,7 @@ def test_purge_sessions_command_deletes_expired_sessions_and_ended_counters(app,
     session_login(fresh, app, "staff", DOCTOR_ONE_UNIT, unit_id=demo.hsa("VE10"), role="LAKARE")
     result = app.test_cli_runner().invoke(purge_sessions_command)
     assert result.exit_code == 0, result.output
-    assert "2 expired session(s) and 1 ended rate-limit counter(s) deleted" in result.output
+    assert "2 expired session(s), 1 ended rate-limit counter(s)" in result.output
     assert count(app, AuthSession) == 1 and row_exists(app, sid_of(fresh))
     with db.new_session(app) as s:
         assert s.scalars(select(RateLimit.key)).all() == ["LIMITER/203.0.113.10/auth.login/20/1/minute"]

@@ -100,3 +100,12 @@ def test_development_keeps_its_pdl_keys_outside_the_database_and_sends_no_hsts(e
     cfg = from_env()
     assert cfg["PDL_CHAIN_KEY"] and cfg["PDL_CHECKPOINT_KEY"] and cfg["PDL_CHAIN_KEY"] != cfg["PDL_CHECKPOINT_KEY"]
     assert cfg["HSTS_SECONDS"] == 0 and cfg["SESSION_COOKIE_SECURE"] is False
+
+
+def test_the_pdf_cache_and_the_test_broker_keys_are_where_the_environment_says(env, monkeypatch, tmp_path):
+    monkeypatch.setenv("PDF_CACHE_DIR", str(tmp_path / "pdf"))
+    monkeypatch.setenv("TEST_BROKER_KEY_FILE", str(tmp_path / "keys.json"))
+    cfg = from_env()
+    assert cfg["PDF_CACHE_DIR"] == str(tmp_path / "pdf") and cfg["TEST_BROKER_KEY_FILE"] == str(tmp_path / "keys.json")
+    monkeypatch.delenv("PDF_CACHE_DIR")
+    assert "PDF_CACHE_DIR" not in from_env()  # unset: the default folder in instance/
