@@ -6,7 +6,8 @@ certificates (PostgreSQL, bench/largedb.py).
 Prints the ongoing list's server time (median and p95; goal p95 ≤ 250 ms) and, in the same run, the
 time just to fetch from the database what the list needs (the unit's certificates, the FK questions,
 the person service's answers; goal: the page ≤ 3 × that), and the page's time when the unit's
-computed cases are not cached (the first view after the unit's data changed). Server time is measured around the WSGI
+computed cases are not cached (a process that has not seen the unit; the first view after new data is
+brought up to date per patient: bench/api.py measures it). Server time is measured around the WSGI
 call in-process (Flask's test client): routing, session, queries, the sick-leave engine, masking,
 PDL, rendering; no network.
 """
@@ -125,7 +126,7 @@ def main() -> None:
     print(f"database fetch the list needs:            median {fm:.0f} ms, p95 {fp:.0f} ms (n={len(fetch_times)})")
     print(f"page / fetch (medians): {pm / fm:.1f}")
     cm, cp = ms(cold_times)
-    print(f"list page with the case cache emptied first (the first view after new data): median {cm:.0f} ms, "
+    print(f"list page with the case cache emptied first (a process that has not seen the unit): median {cm:.0f} ms, "
           f"p95 {cp:.0f} ms (n={len(cold_times)})")
 
 

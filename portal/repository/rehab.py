@@ -2,6 +2,7 @@
 and one patient's certificates within the care provider."""
 from __future__ import annotations
 
+import gc
 import json
 import threading
 from collections import Counter
@@ -74,10 +75,22 @@ class ComputedCache:
                 self.updates += 1
             else:
                 self.misses += 1
+        if not update:
+            _settle()
 
     def clear(self) -> None:
         with self._lock:
             self._cache.clear()
+
+
+def _settle() -> None:
+    """Move what a whole computation left on the heap (a unit's tens of thousands of long-lived records and
+    cases) out of the garbage collector's reach: otherwise every full collection walks them again, and the
+    requests that happen to trigger one wait (measured on the 2 000-case unit: cached list p95 125 ms with,
+    67 ms without those pauses). The young garbage is collected first; the frozen objects are acyclic and are
+    still freed by reference counting when the cache drops them."""
+    gc.collect(1)
+    gc.freeze()
 
 
 #: how long the record of which patients a data-version bump changed is kept (a process whose cached unit is older
