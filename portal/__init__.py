@@ -86,7 +86,9 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     auth.init_app(app)
     app.register_blueprint(citizen_bp)
     app.register_blueprint(rehab_bp)
-    from . import api
+    from . import api, employer
+
+    employer.init_app(app)
 
     api.init_app(app)
     if app.config.get("TEST_BROKER_ENABLED"):

@@ -127,6 +127,9 @@ def from_env() -> dict:
         "EXPORT_LEASE_SECONDS": _int("EXPORT_LEASE_SECONDS", 600),
         "API_OAUTH_AUDIENCE": os.environ.get("API_OAUTH_AUDIENCE", "intygsportalen-api"),
         "API_RATE_LIMIT": os.environ.get("API_RATE_LIMIT", "3000 per minute"),
+        # the employer's share links (portal/employer): openings and code tries per link and per client address
+        "SHARE_RATE_LIMIT_LINK": os.environ.get("SHARE_RATE_LIMIT_LINK", "30 per hour"),
+        "SHARE_RATE_LIMIT_ADDRESS": os.environ.get("SHARE_RATE_LIMIT_ADDRESS", "120 per hour"),
         "API_MAX_BODY_BYTES": _int("API_MAX_BODY_BYTES", 256 * 1024),
         # the PDL log's keyed hash chain and its signed checkpoints (issue 12): keys never in the database
         "PDL_CHAIN_KEY": os.environ.get("PDL_CHAIN_KEY") or (None if production else _dev_secret_key("pdl_chain_key")),
@@ -227,6 +230,8 @@ DEFAULTS: dict = {
     "RATELIMIT_HEADERS_ENABLED": True,
     "API_OAUTH_AUDIENCE": "intygsportalen-api",
     "API_RATE_LIMIT": "3000 per minute",
+    "SHARE_RATE_LIMIT_LINK": "30 per hour",
+    "SHARE_RATE_LIMIT_ADDRESS": "120 per hour",
     "API_MAX_BODY_BYTES": 256 * 1024,
     "API_MAX_DEPTH": 32,
     "PDL_CHECKPOINT_EVERY": 100,

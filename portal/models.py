@@ -393,3 +393,35 @@ class ExportJob(Base):
     lease_until: Mapped[datetime | None] = mapped_column(DateTime)  # a builder holds it until then
     finished_at: Mapped[datetime | None] = mapped_column(DateTime)
     failure: Mapped[str | None] = mapped_column(String(200))  # why it failed (no personal data)
+
+
+class Share(Base):
+    """A link a citizen gave the employer to one copy of one certificate (domain/sharing.py,
+    repository/shares.py). Found by the SHA-256 of the link's token; the token and the optional code are kept
+    sealed with a key derived from the app's secret, so the citizen can copy them again. The owner is the
+    certificate's patient (no personnummer here)."""
+
+    __tablename__ = "shares"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    token_sealed: Mapped[str] = mapped_column(Text)
+    certificate_id: Mapped[str] = mapped_column(ForeignKey("certificates.id"), index=True)
+    variant: Mapped[str] = mapped_column(String(30))
+    note: Mapped[str] = mapped_column(String(200), default="")
+    code_sealed: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+    expires_at: Mapped[datetime] = mapped_column(DateTime)
+    withdrawn_at: Mapped[datetime | None] = mapped_column(DateTime)
+    failed_codes: Mapped[int] = mapped_column(Integer, default=0)
+    locked_at: Mapped[datetime | None] = mapped_column(DateTime)
+
+
+class ShareOpening(Base):
+    """One opening of a share by the employer: when, and what (the page or the PDF). Nothing else is kept
+    about who opened it (no address, no browser)."""
+
+    __tablename__ = "share_openings"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    share_id: Mapped[int] = mapped_column(ForeignKey("shares.id"), index=True)
+    opened_at: Mapped[datetime] = mapped_column(DateTime)
+    kind: Mapped[str] = mapped_column(String(10))  # PAGE | PDF

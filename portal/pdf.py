@@ -5,13 +5,8 @@ No routes and nothing DB-related: the citizen blueprint builds the CertificateVi
 The PDF is `templates/pdf/certificate.html`, which shows the certificate body with the one shared
 renderer (`templates/certificates/_render.html`), leaving out the questions `hidden_questions` names.
 
-Variants:
-- "full": the whole certificate (every type).
-- "employer" (types with `employer_copy`: AG7804, AG1-14): the whole certificate, titled as the
-  copy for the employer, diagnosis shown.
-- "employer_no_diagnosis" (same types): as "employer", with the diagnosis left out at the patient's
-  request.
-- "periods" (FK7804): only the sick-leave periods and degrees, plus the administrative header.
+The variants ("full", "employer", "employer_no_diagnosis", "periods") and what each leaves out are in
+domain/copies.py (shared with the links a citizen gives the employer, domain/sharing.py).
 """
 from __future__ import annotations
 
@@ -31,6 +26,8 @@ from flask_babel import gettext as _
 
 from . import recipient_name
 from .domain import certificate_types as ct
+from .domain.copies import (  # noqa: F401 - the variants are part of this module's interface
+    EMPLOYER, EMPLOYER_NO_DIAGNOSIS, FULL, PERIODS, PERIODS_COPY_TYPES, hidden_questions, variants_for)
 from .domain.certificates import CARE, CertificateView, SendView
 
 log = logging.getLogger(__name__)
@@ -40,10 +37,6 @@ logging.getLogger("weasyprint.progress").setLevel(logging.WARNING)
 # Bump whenever templates/pdf/*, static/css/pdf.css, the shared renderer or this module change what a
 # PDF looks like: it is part of every cache key, so old cached PDFs are simply never read again.
 TEMPLATE_VERSION = "2026-11-23.2"
-
-FULL, EMPLOYER, EMPLOYER_NO_DIAGNOSIS, PERIODS = "full", "employer", "employer_no_diagnosis", "periods"
-# Types that offer the copy with only the sick-leave periods and degrees (domain.md: FK7804).
-PERIODS_COPY_TYPES = frozenset({"FK7804"})
 
 _FILENAME_SUFFIX = {
     FULL: {"sv": "", "en": ""},
@@ -56,43 +49,6 @@ _FILENAME_SUFFIX = {
 def _lang(lang: str) -> str:
     """The PDF languages are the portal's: English, or Swedish for anything else."""
     return "en" if lang == "en" else "sv"
-
-
-# --- variants ------------------------------------------------------------------------------------
-
-def variants_for(ctype: ct.CertificateType) -> list[str]:
-    """The PDFs a citizen can download for a certificate of this type, "full" first."""
-    out = [FULL]
-    if ctype.employer_copy:
-        out += [EMPLOYER, EMPLOYER_NO_DIAGNOSIS]
-    if ctype.code in PERIODS_COPY_TYPES and ctype.first_of_kind("sick_leave_periods") is not None:
-        out.append(PERIODS)
-    return out
-
-
-def _diagnosis_questions(ctype: ct.CertificateType) -> set[str]:
-    """Every question that shows or reveals the diagnosis: the `diagnoses` questions, every question in
-    a section that holds one (e.g. "does the patient want the employer to know the diagnosis", a
-    clarification of the diagnosis), and any question about the diagnosis elsewhere (ids with
-    "diagnos": its origin, history, revision, year)."""
-    ids = {q.id for q in ctype.questions() if q.kind == "diagnoses" or "diagnos" in q.id.lower()}
-    for section in ctype.sections:
-        if any(q.kind == "diagnoses" for q in section.questions):
-            ids |= {q.id for q in section.questions}
-    return ids
-
-
-def hidden_questions(ctype: ct.CertificateType, variant: str) -> set[str]:
-    """The question ids the variant leaves out of the certificate body."""
-    if variant not in variants_for(ctype):
-        raise ValueError(f"{ctype.code} has no PDF variant {variant!r}")
-    if variant == EMPLOYER_NO_DIAGNOSIS:
-        return _diagnosis_questions(ctype)
-    if variant == PERIODS:
-        keep = ctype.first_of_kind("sick_leave_periods")
-        assert keep is not None  # variants_for offers PERIODS only to types with sick-leave periods
-        return {q.id for q in ctype.questions() if q.id != keep.id}
-    return set()
 
 
 def filename(ctype: ct.CertificateType, cert: CertificateView, variant: str, lang: str) -> str:

@@ -54,10 +54,14 @@ def _masked(m: re.Match) -> str:
     return f"{m.group('yy10') or m.group('yy')}****-****"
 
 
+#: A share link's token in a path, also URL-encoded (the language switch's `next`): masked wherever it is logged.
+SHARE_TOKEN_RE = re.compile(r"(?i)((?:/|%2F|%252F)arbetsgivare(?:/|%2F|%252F))[^/?&#\s\"'%<>]+")
+
+
 def mask_pnr(text: str) -> str:
-    """The text with every personnummer masked to its birth year ("1912****-****"), in any of its forms, and
-    the value of a search parameter ("fritext=***")."""
-    return PNR_RE.sub(_masked, PERSONAL_PARAMS_RE.sub(r"\1\2***", text))
+    """The text with every personnummer masked to its birth year ("1912****-****"), in any of its forms, the
+    value of a search parameter ("fritext=***"), and the token of a share link ("/arbetsgivare/***")."""
+    return PNR_RE.sub(_masked, PERSONAL_PARAMS_RE.sub(r"\1\2***", SHARE_TOKEN_RE.sub(r"\1***", text)))
 
 
 _formatter = logging.Formatter()

@@ -103,9 +103,16 @@ def read(certificate_id: str):
     ctype = _registry()[cert.type_code]
     from .. import pdf
 
+    from ..domain import copies
+    from ..repository import shares
+
+    share_copies = copies.employer_copies(ctype)
     return render_template("citizen/read.html", cert=cert, ctype=ctype, events=rules.events(cert),
                            variants=pdf.variants_for(ctype), badges=rules.badges(cert, _today()),
-                           sending=_sending_state(cert, ctype))
+                           sending=_sending_state(cert, ctype), share_copies=share_copies,
+                           shares=shares.for_patient(db.session(), current_user.personnummer,
+                                                     current_app.extensions["clock"].now(), cert.id)
+                           if share_copies else [])
 
 
 def _sending_state(cert: rules.CertificateView, ctype) -> dict:
@@ -197,3 +204,5 @@ def send(certificate_id: str):
             return redirect(url_for("citizen.read", certificate_id=cert.id), code=303)
     return render_template("citizen/send.html", cert=cert, ctype=ctype, state=state, error=error), (
         400 if error else 200)
+
+from . import shares as _shares  # noqa: E402,F401 - the share routes (on this blueprint)

@@ -54,6 +54,29 @@
     }
   });
 
+  /* A "copy" button (data-app-copy names the field to copy): copies its text and says so in the live region.
+     Without JavaScript the button is hidden (app-js-only) and the field is selectable text. */
+  document.addEventListener("click", function (event) {
+    var button = event.target.closest ? event.target.closest("[data-app-copy]") : null;
+    if (!button) { return; }
+    var field = document.getElementById(button.getAttribute("data-app-copy"));
+    if (!field) { return; }
+    var live = document.getElementById("app-live");
+    function said() {
+      if (live) {
+        live.textContent = "";
+        window.setTimeout(function () { live.textContent = button.getAttribute("data-app-copied") || ""; }, 50);
+      }
+    }
+    field.select();
+    if (navigator.clipboard && navigator.clipboard.writeText) {
+      navigator.clipboard.writeText(field.value).then(said, function () { document.execCommand("copy"); said(); });
+    } else {
+      document.execCommand("copy");
+      said();
+    }
+  });
+
   /* Idle timeout: poll the status (polling does not extend the session); five minutes before the
      end, open the dialog. "Fortsätt vara inloggad" extends without leaving the page; Esc does too. */
   function sessionWatch() {
