@@ -46,6 +46,7 @@ NOT_PAGES: dict[str, str] = {
     "api.certificate_status": "JSON for API clients with a token (tests/integration/test_api.py)",
     "testbroker.api_metadata": "JSON authorization server metadata",
     "testbroker.api_jwks": "JSON key set",
+    "employer.pdf_file": "a PDF file (tested in tests/integration/test_shares.py and e2e/test_shares.py)",
 }
 
 # who to log in as for the pages of an area (endpoint prefix -> demo identities)
@@ -128,6 +129,34 @@ def _export_jobs(app: Flask) -> list[tuple[dict, str | None]]:
     return list(export_examples.a11y_examples(app, users))
 
 
+def _citizen_shareable(app: Flask) -> list[tuple[dict, str | None]]:
+    """The share form (its first step) for the crawl citizen's shareable certificates: AG7804, AG1-14, FK7804."""
+    from accessibility import share_examples
+
+    return [({"certificate_id": cid}, "citizen")
+            for cid in share_examples.citizen_shareable(app, login_identities()["citizen"][1])]
+
+
+def _share_details(app: Flask) -> list[tuple[dict, str | None]]:
+    """The crawl citizen's page for a share link in each state: active with a code and openings, active without,
+    active but no longer showable, withdrawn, expired, locked (accessibility/share_examples.py)."""
+    from accessibility import share_examples
+
+    made = share_examples.ensure(app, login_identities()["citizen"][1])
+    return [({"share_id": e.share_id}, "citizen") for e in made.values() if e.citizen]
+
+
+def _employer_views(app: Flask) -> list[tuple[dict, str | None]]:
+    """The employer's page (anonymous) for the links that open: the code form, the copy with and without the
+    diagnosis, the periods-only copy, a replaced certificate's copy. The links that do not open (withdrawn,
+    expired, ended: 410; locked: 403) are axe-checked in e2e/test_shares.py, as the crawl wants a 2xx."""
+    from accessibility import share_examples
+    from portal.domain import sharing
+
+    made = share_examples.ensure(app, login_identities()["citizen"][1])
+    return [({"token": e.token}, None) for e in made.values() if e.state == sharing.ACTIVE]
+
+
 EXAMPLES: dict[str, Callable[[Flask], list[tuple[dict, str | None]]]] = {
     "citizen.read": _citizen_certificates,
     "citizen.send": _citizen_sendable,
@@ -138,6 +167,9 @@ EXAMPLES: dict[str, Callable[[Flask], list[tuple[dict, str | None]]]] = {
     "recipient_sim.index": _module_examples("portal.recipient_sim", "recipient_sim.index"),
     "rehab.question": _rehab_questions,
     "rehab.export_job": _export_jobs,
+    "citizen.share": _citizen_shareable,
+    "citizen.share_detail": _share_details,
+    "employer.view": _employer_views,
 }
 
 

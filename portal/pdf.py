@@ -26,9 +26,16 @@ from flask_babel import gettext as _
 
 from . import recipient_name
 from .domain import certificate_types as ct
-from .domain.copies import (  # noqa: F401 - the variants are part of this module's interface
-    EMPLOYER, EMPLOYER_NO_DIAGNOSIS, FULL, PERIODS, PERIODS_COPY_TYPES, hidden_questions, variants_for)
 from .domain.certificates import CARE, CertificateView, SendView
+from .domain.copies import (  # noqa: F401 - the variants are part of this module's interface
+    EMPLOYER,
+    EMPLOYER_NO_DIAGNOSIS,
+    FULL,
+    PERIODS,
+    PERIODS_COPY_TYPES,
+    hidden_questions,
+    variants_for,
+)
 
 log = logging.getLogger(__name__)
 # WeasyPrint logs every rendering step at INFO; keep its warnings and errors only.

@@ -102,7 +102,6 @@ def read(certificate_id: str):
     cert = own_certificate(certificate_id)
     ctype = _registry()[cert.type_code]
     from .. import pdf
-
     from ..domain import copies
     from ..repository import shares
 

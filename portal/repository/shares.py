@@ -168,3 +168,18 @@ def withdraw(session: Session, share_id: int, now: datetime) -> bool:
                                        .values(withdrawn_at=now)))
     session.commit()
     return done > 0
+
+
+def purge(session: Session, now: datetime) -> int:
+    """Delete the links that stopped working (expired, withdrawn or locked) more than sharing.KEEP_ENDED_DAYS ago,
+    with their openings; the citizen's history of a link goes with it. Returns the links deleted."""
+    from sqlalchemy import delete, or_
+
+    from .. import db
+
+    before = now - timedelta(days=sharing.KEEP_ENDED_DAYS)
+    old = select(Share.id).where(or_(Share.expires_at < before, Share.withdrawn_at < before, Share.locked_at < before))
+    session.execute(delete(ShareOpening).where(ShareOpening.share_id.in_(old)))
+    done = db.rowcount(session.execute(delete(Share).where(Share.id.in_(old))))
+    session.commit()
+    return done

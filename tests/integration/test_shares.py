@@ -325,8 +325,9 @@ def test_another_citizen_can_neither_see_nor_withdraw_a_share(citizen, demo):
     assert other.get(f"/mina-intyg/delningar/{share_id}").status_code == 404
     assert other.post(f"/mina-intyg/delningar/{share_id}/aterkalla", data={"csrf_token": token}).status_code == 404
     assert other.get(f"/mina-intyg/intyg/{cert.id}/dela").status_code == 404
-    assert other.post(f"/mina-intyg/intyg/{cert.id}/dela", data={
-        "csrf_token": token, "step": "create", "consent": "yes", "variant": "employer", "days": "30"}).status_code == 404
+    made = other.post(f"/mina-intyg/intyg/{cert.id}/dela", data={
+        "csrf_token": token, "step": "create", "consent": "yes", "variant": "employer", "days": "30"})
+    assert made.status_code == 404
     assert f"/mina-intyg/delningar/{share_id}" not in other.get("/mina-intyg/delningar").get_data(as_text=True)
     with db.new_session(demo) as s:
         assert s.get(Share, share_id).withdrawn_at is None
@@ -384,3 +385,23 @@ def test_opening_attempts_are_rate_limited_per_link_and_per_address(tmp_path):
     guesses = [c.get(f"/arbetsgivare/{'B' * 42}{i}", environ_base={"REMOTE_ADDR": "10.0.0.3"}).status_code
                for i in range(6)]
     assert guesses == [404] * 5 + [429]
+
+
+def test_purge_deletes_links_ninety_days_after_they_stopped_working(citizen, demo):
+    from portal.auth.commands import purge_sessions_command
+
+    cert = cert_of(demo, "AG7804")
+    old_id, detail = share(citizen, cert.id, "employer", days=7)
+    demo.test_client().get(link_of(detail))  # an opening
+    live_id, _ = share(citizen, cert.id, "employer", days=90)
+    clock = demo.extensions["clock"]
+    try:
+        clock.advance(days=7 + sharing.KEEP_ENDED_DAYS, seconds=1)  # the 90-day link still works; the other ended
+        with demo.app_context():
+            result = demo.test_cli_runner().invoke(purge_sessions_command)
+        assert "1 share link(s) deleted" in result.output, result.output
+    finally:
+        clock.set(NOW)
+    with db.new_session(demo) as s:
+        assert s.get(Share, old_id) is None and s.get(Share, live_id) is not None
+        assert s.scalar(select(func.count()).select_from(ShareOpening)) == 0
