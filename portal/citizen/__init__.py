@@ -75,13 +75,25 @@ def _list(archived: bool):
     found = store.contents(db.session(), need)
     result.page_items = [replace(c, content=found.get(c.id, c.content)) for c in result.page_items]
     archived_count = len(mine) if archived else len(rules.in_list(_registry(), certs, archived=True))
+    opened = [] if archived else _recent_openings()
     return page_or_fragment("citizen/list.html", "results", result=result, filters=filters, archived=archived,
                             tags=list_view.tags(filters, request.path, result.choices.labels()),
                             sorts=[(s.key, gettext(s.label)) for s in rules.MODEL.named_sorts],
                             sent_labels=list_view.value_labels(rules.MODEL, "sent"),
                             year_options=[(str(y), str(y)) for y in result.choices.years],
                             archived_count=archived_count, today=_today(), registry=_registry(),
-                            summary_line=rules.summary_line, badges=rules.badges)
+                            summary_line=rules.summary_line, badges=rules.badges, opened=opened)
+
+
+def _recent_openings():
+    """The citizen's share links the employer opened in the last days (the start page says so)."""
+    from datetime import timedelta
+
+    from ..domain import sharing
+    from ..repository import shares
+
+    since = current_app.extensions["clock"].now() - timedelta(days=sharing.RECENT_OPENINGS_DAYS)
+    return shares.recent_openings(db.session(), current_user.personnummer, since)
 
 
 @bp.get("/")

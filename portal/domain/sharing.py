@@ -35,6 +35,7 @@ CODE_LENGTH = 6
 CODE_ATTEMPTS = 5  # wrong codes before the link locks
 MAX_ACTIVE = 10  # live links per certificate
 ACCESS_MINUTES = 30  # after a right code, the employer's browser may open the page and its PDF this long
+RECENT_OPENINGS_DAYS = 7  # the start page tells the citizen about their links opened this recently
 KEEP_ENDED_DAYS = 90  # a link that stopped working is deleted (with its openings) this long after (purge-sessions)
 
 ACTIVE, EXPIRED, WITHDRAWN, LOCKED, ENDED = "ACTIVE", "EXPIRED", "WITHDRAWN", "LOCKED", "ENDED"

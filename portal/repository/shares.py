@@ -183,3 +183,26 @@ def purge(session: Session, now: datetime) -> int:
     done = db.rowcount(session.execute(delete(Share).where(Share.id.in_(old))))
     session.commit()
     return done
+
+
+@dataclass
+class RecentOpenings:
+    share_id: int
+    type_code: str
+    signed_at: datetime
+    count: int
+    last: datetime
+
+
+def recent_openings(session: Session, pnr: str, since: datetime) -> list[RecentOpenings]:
+    """The citizen's links opened since then: how many times and when last, most recently opened first (the
+    start page tells the citizen so)."""
+    rows = session.execute(
+        select(Share.id, Certificate.type_code, Certificate.signed_at, func.count(ShareOpening.id),
+               func.max(ShareOpening.opened_at))
+        .join(Share, Share.id == ShareOpening.share_id)
+        .join(Certificate, Certificate.id == Share.certificate_id)
+        .where(Certificate.patient_pnr == pnr, ShareOpening.opened_at >= since)
+        .group_by(Share.id, Certificate.type_code, Certificate.signed_at))
+    found = [RecentOpenings(*row) for row in rows]
+    return sorted(found, key=lambda r: (r.last, r.share_id), reverse=True)

@@ -405,3 +405,23 @@ def test_purge_deletes_links_ninety_days_after_they_stopped_working(citizen, dem
     with db.new_session(demo) as s:
         assert s.get(Share, old_id) is None and s.get(Share, live_id) is not None
         assert s.scalar(select(func.count()).select_from(ShareOpening)) == 0
+
+
+def test_the_start_page_tells_the_citizen_their_link_was_opened_this_week(citizen, employer, demo):
+    cert = cert_of(demo, "AG7804")
+    share_id, detail = share(citizen, cert.id, "employer")
+    assert "Dina delade länkar har öppnats" not in citizen.get("/mina-intyg/").get_data(as_text=True)
+    link = link_of(detail)
+    employer.get(link)
+    employer.get(link + "/pdf")
+    start = text_of(citizen.get("/mina-intyg/").get_data(as_text=True))
+    assert "Dina delade länkar har öppnats" in start
+    assert "öppnad 2 gånger den senaste veckan" in start
+    assert f'href="/mina-intyg/delningar/{share_id}"' in citizen.get("/mina-intyg/").get_data(as_text=True)
+    clock = demo.extensions["clock"]
+    try:
+        clock.advance(days=sharing.RECENT_OPENINGS_DAYS, seconds=1)
+        session_login(citizen, demo, "citizen", ORDINARY, name="Tolva Demosson")
+        assert "Dina delade länkar har öppnats" not in citizen.get("/mina-intyg/").get_data(as_text=True)
+    finally:
+        clock.set(NOW)
