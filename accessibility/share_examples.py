@@ -2,7 +2,8 @@
 
 The crawl needs a share of each state to reach the citizen's page for a link (citizen.share_detail) and the
 employer's page (employer.view) by URL. `ensure` makes them in the app's database, each with a fixed token
-(shaped like a real one), so that making them again puts the same ones back in their state (same ids) instead of adding more:
+(shaped like a real one), so that making them again puts the same ones back in their state (same ids) instead
+of adding more:
 
 - the crawl citizen's (their newest AG7804, AG1-14 and FK7804): active with a code (and openings), active
   without a code, active with the periods-only copy, active with a link that can no longer be shown (sealed

@@ -123,11 +123,16 @@ NO_PATIENT_PAGES = ("rehab.start", "rehab.settings")
 
 def cross_site(req: Request) -> bool:
     """The request comes from another site: the browser says so (Sec-Fetch-Site: cross-site), or it
-    names an Origin that is not ours ("null" included)."""
-    if req.headers.get("Sec-Fetch-Site", "").lower() == "cross-site":
+    names an Origin that is not ours ("null" included, unless the browser says same-origin)."""
+    fetch_site = req.headers.get("Sec-Fetch-Site", "").lower()
+    if fetch_site == "cross-site":
         return True
     origin = req.headers.get("Origin")
     if origin is None:
+        return False
+    if origin == "null" and fetch_site == "same-origin":
+        # a page with Referrer-Policy: no-referrer (the employer's share page) makes the browser send
+        # "Origin: null" on its own forms; Sec-Fetch-Site, which no page can set, says where it came from
         return False
     ours = urlsplit(req.host_url)
     theirs = urlsplit(origin)

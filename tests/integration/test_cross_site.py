@@ -99,3 +99,17 @@ def test_the_login_callback_and_the_api_accept_other_sites(client):
     assert "annan webbplats" not in callback  # the login's own answer (no login in progress), not a refusal
     response = client.post("/api/v1/certificates", json={}, headers={"Origin": "https://journal.example"})
     assert response.status_code == 401  # the API answers on its own terms (no token), not with the page
+
+
+def test_origin_null_is_another_site_unless_the_browser_says_same_origin(demo, client):
+    """A page with Referrer-Policy: no-referrer (the employer's share page) gets "Origin: null" on its own form
+    posts from the browser, with Sec-Fetch-Site: same-origin; a sandboxed frame or another site's page sends
+    "null" too, but never with same-origin."""
+    pnr = demo_data.demo_citizens(NOW.date())[0].personnummer
+    session_login(client, demo, "citizen", pnr, name="Tolva")
+    refused = client.post("/mina-intyg/intyg/x/arkivera", headers={"Origin": "null"})
+    assert refused.status_code == 403 and "annan webbplats" in refused.get_data(as_text=True)
+    cross = client.post("/mina-intyg/intyg/x/arkivera", headers={"Origin": "null", "Sec-Fetch-Site": "cross-site"})
+    assert cross.status_code == 403
+    own = client.post("/mina-intyg/intyg/x/arkivera", headers={"Origin": "null", "Sec-Fetch-Site": "same-origin"})
+    assert own.status_code == 400  # past the cross-site check: the CSRF check answers (no token)
