@@ -9,6 +9,7 @@
     portal pdl-checkpoint           append a signed checkpoint of the PDL log's head to PDL_CHECKPOINT_FILE
     portal pdl-extract PNR          write a patient's PDL log extract (PDF and CSV)
     portal purge-sessions           delete expired login sessions and rate-limit counters (for a scheduler)
+    portal statistics [--full]      bring Intygsstatistik's tables up to date (daily; incremental by default)
 """
 from __future__ import annotations
 
@@ -76,6 +77,8 @@ def demo_data_command(size: str, seed: int, target: int | None, if_empty: bool) 
     with db.new_session(current_app) as session:
         if if_empty and session.scalar(select(exists().where(Certificate.id.is_not(None)))):
             click.echo("demo data: the database already holds certificates; nothing to do")
+            session.close()
+            _run_statistics(full=False)  # brings statistics up to date (e.g. made before they existed)
             return
         if size == "small":
             doc = demo.small(today=today, seed=seed, registry=registry)
@@ -90,6 +93,25 @@ def demo_data_command(size: str, seed: int, target: int | None, if_empty: bool) 
                                           progress=lambda n: click.echo(f"  {n} certificates ..."))
             click.echo(f"demo data (large): {count} certificates")
     click.echo(f"took {time.perf_counter() - started:.1f} s")
+    _run_statistics(full=False)
+
+
+def _run_statistics(full: bool) -> None:
+    from .repository import statistics as stats
+
+    with db.new_session(current_app) as session:
+        result = stats.run(session, current_app.extensions["certificate_types"],
+                           stats.statistics_key(current_app.config), current_app.extensions["clock"].now(), full=full)
+    click.echo(f"statistics: {result.kind} run, {result.patients} patient(s), {result.case_months} case-month(s) "
+               f"written, took {result.seconds:.1f} s")
+
+
+@main.command("statistics")
+@click.option("--full", is_flag=True, help="Recompute every patient (not only those whose certificates changed).")
+@with_appcontext
+def statistics_command(full: bool) -> None:
+    """Bring Intygsstatistik's tables up to date (a daily job for a scheduler; incremental by default)."""
+    _run_statistics(full)
 
 
 @main.command("sick-leave")

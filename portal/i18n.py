@@ -37,6 +37,11 @@ def long_date(value: date | datetime | None) -> str:
     return cache[key]
 
 
+def month_name(value: date | datetime) -> str:
+    """"november 2026" / "November 2026"."""
+    return format_date(value, "LLLL y")
+
+
 def short_date(value: date | datetime | None) -> str:
     if value is None:
         return ""
@@ -77,7 +82,8 @@ def init_app(app: Flask) -> Babel:
         locale_selector=select_locale,
         default_translation_directories=str(ROOT / "i18n"),
     )
-    app.jinja_env.filters.update(long_date=long_date, short_date=short_date, date_time=date_time, pnr=format_pnr,
+    app.jinja_env.filters.update(long_date=long_date, month_name=month_name, short_date=short_date,
+                                  date_time=date_time, pnr=format_pnr,
                                   parse_date=parse_date, number=number)
     app.jinja_env.globals.update(current_language=current_language)
     return babel

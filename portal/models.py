@@ -425,3 +425,61 @@ class ShareOpening(Base):
     share_id: Mapped[int] = mapped_column(ForeignKey("shares.id"), index=True)
     opened_at: Mapped[datetime] = mapped_column(DateTime)
     kind: Mapped[str] = mapped_column(String(10))  # PAGE | PDF
+
+
+class StatCaseMonth(Base):
+    """Intygsstatistik: one sick-leave case in one month (domain/statistics.py `CaseMonth`), de-identified: the
+    patient is only a keyed hash (`patient_key`, for the daily job to replace their rows), with gender and age
+    group; no personnummer, no name, no certificate id."""
+
+    __tablename__ = "stat_case_months"
+    __table_args__ = (Index("ix_stat_case_months_unit_month", "unit_id", "month"),
+                      Index("ix_stat_case_months_provider_month", "provider_id", "month"))
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    patient_key: Mapped[str] = mapped_column(String(32), index=True)
+    month: Mapped[date] = mapped_column(Date, index=True)
+    provider_id: Mapped[str] = mapped_column(HSA)
+    unit_id: Mapped[str] = mapped_column(HSA)
+    doctor_id: Mapped[str | None] = mapped_column(HSA)
+    gender: Mapped[str] = mapped_column(String(1))
+    age_group: Mapped[str] = mapped_column(String(8))
+    chapter: Mapped[str] = mapped_column(String(10))
+    category: Mapped[str] = mapped_column(String(10))
+    degree: Mapped[int] = mapped_column(Integer)
+    length_bucket: Mapped[str] = mapped_column(String(10))
+    started: Mapped[bool] = mapped_column(Boolean)
+    arrived: Mapped[bool] = mapped_column(Boolean)
+    ended: Mapped[bool] = mapped_column(Boolean)
+
+
+class StatCertificateMonth(Base):
+    """Intygsstatistik: certificates signed in a month on a unit, by type, and how many of them got a
+    komplettering request from FK (valideringspersoner's and revoked certificates not counted)."""
+
+    __tablename__ = "stat_certificate_months"
+    month: Mapped[date] = mapped_column(Date, primary_key=True)
+    unit_id: Mapped[str] = mapped_column(HSA, primary_key=True)
+    type_code: Mapped[str] = mapped_column(String(20), primary_key=True)
+    provider_id: Mapped[str] = mapped_column(HSA)
+    certificates: Mapped[int] = mapped_column(Integer)
+    with_komplettering: Mapped[int] = mapped_column(Integer)
+
+
+class StatQuestionMonth(Base):
+    """Intygsstatistik: FK's questions (reminders included) sent in a month about a unit's certificates, by
+    subject (valideringspersoner's not counted)."""
+
+    __tablename__ = "stat_question_months"
+    month: Mapped[date] = mapped_column(Date, primary_key=True)
+    unit_id: Mapped[str] = mapped_column(HSA, primary_key=True)
+    subject: Mapped[str] = mapped_column(String(10), primary_key=True)
+    provider_id: Mapped[str] = mapped_column(HSA)
+    questions: Mapped[int] = mapped_column(Integer)
+
+
+class StatState(Base):
+    """Intygsstatistik's job: what it has done (the unit_changes it has taken in, its last runs)."""
+
+    __tablename__ = "stat_state"
+    key: Mapped[str] = mapped_column(String(40), primary_key=True)
+    value: Mapped[str] = mapped_column(Text)

@@ -1,0 +1,255 @@
+"""Intygsstatistik's job and reads (tables stat_*; the facts are domain/statistics.py's).
+
+`run(session, registry, key, now)` brings the statistics up to date:
+- **case-months**: on the first run (or when asked, or when it cannot know what changed) every patient with a
+  sick-leave certificate is computed; afterwards only the patients whose certificates changed since the last run
+  (the `unit_changes` records every intake writes; a change with unknown patients, a gap in those records, or a
+  new statistics key means a full run). A patient's rows are replaced in one statement pair, so a report never
+  sees half a patient.
+- **certificates and FK questions per month**: recounted whole (a GROUP BY over the store, cheap next to the
+  cases).
+Valideringspersoner's certificates never count (seed 004). Only the job reads personnummer (to compute), and it
+writes none: the patient becomes `statistics.patient_key`.
+
+A report page reads only these tables (`case_counts`, `certificate_counts`, `question_counts`): no patient data.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+
+from sqlalchemy import delete, func, insert, select
+from sqlalchemy.orm import Session
+
+from .. import db
+from ..domain import certificate_types as ct
+from ..domain import sick_leave
+from ..domain import statistics as st
+from ..models import (
+    Certificate,
+    Message,
+    Person,
+    StatCaseMonth,
+    StatCertificateMonth,
+    StatQuestionMonth,
+    StatState,
+    UnitChange,
+)
+from .rehab import _COLS, _records
+
+BATCH = 1000
+OVERLAP = timedelta(minutes=5)  # changes recorded this close before the watermark are taken in again (idempotent)
+
+
+@dataclass
+class RunResult:
+    kind: str  # "full" | "incremental" | "none"
+    patients: int
+    case_months: int
+    seconds: float
+
+
+def _state(session: Session) -> dict[str, str]:
+    return dict(session.execute(select(StatState.key, StatState.value)).all())
+
+
+def _set_state(session: Session, values: dict[str, str]) -> None:
+    session.execute(delete(StatState).where(StatState.key.in_(list(values))))
+    session.execute(insert(StatState), [{"key": k, "value": v} for k, v in values.items()])
+
+
+def key_fingerprint(key: bytes) -> str:
+    return hashlib.sha256(b"statistics key\x00" + key).hexdigest()[:16]
+
+
+def _changed_patients(session: Session, since: datetime) -> set[str] | None:
+    """The patients whose certificates changed since then, or None when that cannot be known."""
+    oldest = session.scalar(select(func.min(UnitChange.created_at)))
+    if oldest is not None and oldest > since:  # records older than these may have been purged: a gap
+        return None
+    out: set[str] = set()
+    for (patients,) in session.execute(select(UnitChange.patients).where(UnitChange.created_at > since - OVERLAP)):
+        if patients is None:
+            return None
+        out.update(json.loads(patients))
+    return out
+
+
+def _all_patients(session: Session, codes) -> list[str]:
+    return sorted(set(session.scalars(select(Certificate.patient_pnr).where(Certificate.type_code.in_(codes)))))
+
+
+def _validation_persons(session: Session, patients: list[str]) -> set[str]:
+    return set(session.scalars(select(Person.personnummer).where(
+        Person.personnummer.in_(patients), Person.validation_person.is_(True))))
+
+
+def _compute(session: Session, registry: ct.Registry, key: bytes, patients: list[str], codes) -> int:
+    """Replace these patients' case-months. Returns the rows written."""
+    written = 0
+    for i in range(0, len(patients), BATCH):
+        chunk = patients[i:i + BATCH]
+        rows = session.execute(select(*_COLS).where(Certificate.patient_pnr.in_(chunk),
+                                                    Certificate.type_code.in_(codes))).all()
+        data = _records(session, rows, registry)
+        excluded = _validation_persons(session, chunk)
+        by_patient: dict[str, list[sick_leave.CertificateRecord]] = {}
+        for record in data.records:
+            by_patient.setdefault(record.certificate.patient_id, []).append(record)
+        values = []
+        for pnr in chunk:
+            if pnr in excluded:
+                continue
+            pkey = st.patient_key(key, pnr)
+            for cm in st.case_months(pnr, sick_leave.counting(by_patient.get(pnr, ()))):
+                values.append({"patient_key": pkey, **cm.__dict__})
+        session.execute(delete(StatCaseMonth).where(
+            StatCaseMonth.patient_key.in_([st.patient_key(key, p) for p in chunk])))
+        if values:
+            session.execute(insert(StatCaseMonth), values)
+        written += len(values)
+    return written
+
+
+def _month(value: datetime) -> date:
+    return value.date().replace(day=1)
+
+
+def _recount(session: Session) -> None:
+    """Certificates per month, unit and type (with how many got a komplettering request), and FK's questions per
+    month, unit and subject, recounted whole."""
+    excluded = select(Person.personnummer).where(Person.validation_person.is_(True))
+    asked = set(session.scalars(select(Message.certificate_id).where(Message.sender == "FK",
+                                                                     Message.subject == "KOMPLT")))
+    certificates: Counter = Counter()
+    kompletterade: Counter = Counter()
+    for cid, signed, unit, provider, code in session.execute(
+            select(Certificate.id, Certificate.signed_at, Certificate.unit_id, Certificate.provider_id,
+                   Certificate.type_code)
+            .where(Certificate.revoked_at.is_(None), Certificate.patient_pnr.not_in(excluded))
+            .execution_options(yield_per=5000)):
+        k = (_month(signed), unit, code, provider)
+        certificates[k] += 1
+        if cid in asked:
+            kompletterade[k] += 1
+    questions: Counter = Counter()
+    for sent, unit, subject, provider in session.execute(
+            select(Message.sent_at, Message.unit_id, Message.subject, Certificate.provider_id)
+            .join(Certificate, Certificate.id == Message.certificate_id)
+            .where(Message.sender == "FK", Message.patient_pnr.not_in(excluded))):
+        questions[(_month(sent), unit, subject, provider)] += 1
+    session.execute(delete(StatCertificateMonth))
+    session.execute(delete(StatQuestionMonth))
+    if certificates:
+        session.execute(insert(StatCertificateMonth), [
+            {"month": m, "unit_id": u, "type_code": c, "provider_id": p, "certificates": n,
+             "with_komplettering": kompletterade.get((m, u, c, p), 0)} for (m, u, c, p), n in certificates.items()])
+    if questions:
+        session.execute(insert(StatQuestionMonth), [
+            {"month": m, "unit_id": u, "subject": s, "provider_id": p, "questions": n}
+            for (m, u, s, p), n in questions.items()])
+
+
+def run(session: Session, registry: ct.Registry, key: bytes, now: datetime, *, full: bool = False) -> RunResult:
+    """Bring the statistics up to date (see the module's docstring); commits."""
+    import time
+
+    started = time.perf_counter()
+    codes = sorted(registry.sick_leave_codes())
+    state = _state(session)
+    watermark = session.scalar(select(func.max(UnitChange.created_at)))  # read first: later changes wait
+    since = datetime.fromisoformat(state["watermark"]) if state.get("watermark") else None
+    changed: set[str] | None = None
+    if not full and since is not None and state.get("key") == key_fingerprint(key):
+        changed = _changed_patients(session, since)
+    if changed is None:
+        kind = "full"
+        session.execute(delete(StatCaseMonth))
+        patients = _all_patients(session, codes)
+    else:
+        kind = "incremental" if changed else "none"
+        patients = sorted(changed)
+    rows = _compute(session, registry, key, patients, codes)
+    _recount(session)
+    _set_state(session, {"watermark": (watermark or since or now).isoformat(), "key": key_fingerprint(key),
+                         "last_run": now.isoformat(), "last_kind": kind})
+    session.commit()
+    return RunResult(kind, len(patients), rows, time.perf_counter() - started)
+
+
+def last_run(session: Session) -> datetime | None:
+    value = _state(session).get("last_run")
+    return datetime.fromisoformat(value) if value else None
+
+
+# --- reads -----------------------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Scope:
+    """Whose figures: the nation (no ids), a care provider, or care units (a unit and its sub-units)."""
+
+    provider_id: str | None = None
+    unit_ids: tuple[str, ...] = ()
+
+
+def _scoped(query, model, scope: Scope):
+    if scope.unit_ids:
+        query = query.where(model.unit_id.in_(scope.unit_ids))
+    if scope.provider_id:
+        query = query.where(model.provider_id == scope.provider_id)
+    return query
+
+
+def case_counts(session: Session, scope: Scope, first: date, last: date, by: str,
+                where: dict[str, Iterable] | None = None, flag: str | None = None) -> dict[tuple[date, str], int]:
+    """{(month, value of `by`): cases} for the months first..last (month starts). `by` is a StatCaseMonth column
+    ("gender", "age_group", "chapter", "category", "degree", "length_bucket", "unit_id", "provider_id") or "all";
+    `where` limits columns to values; `flag` counts only rows with that flag ("started", "arrived", "ended")."""
+    column = getattr(StatCaseMonth, by) if by != "all" else None
+    cols = [StatCaseMonth.month] + ([column] if column is not None else [])
+    query = select(*cols, func.count()).where(StatCaseMonth.month >= first, StatCaseMonth.month <= last)
+    query = _scoped(query, StatCaseMonth, scope)
+    for name, values in (where or {}).items():
+        query = query.where(getattr(StatCaseMonth, name).in_(list(values)))
+    if flag:
+        query = query.where(getattr(StatCaseMonth, flag).is_(True))
+    query = query.group_by(*cols)
+    out: dict[tuple[date, str], int] = {}
+    for row in session.execute(query):
+        out[(row[0], str(row[1]) if column is not None else "all")] = row[-1]
+    return out
+
+
+def certificate_counts(session: Session, scope: Scope, first: date,
+                       last: date) -> dict[tuple[date, str], tuple[int, int]]:
+    """{(month, type): (certificates, with a komplettering request)}."""
+    query = _scoped(select(StatCertificateMonth.month, StatCertificateMonth.type_code,
+                           func.sum(StatCertificateMonth.certificates),
+                           func.sum(StatCertificateMonth.with_komplettering))
+                    .where(StatCertificateMonth.month >= first, StatCertificateMonth.month <= last),
+                    StatCertificateMonth, scope).group_by(StatCertificateMonth.month, StatCertificateMonth.type_code)
+    return {(m, t): (int(n), int(k)) for m, t, n, k in session.execute(query)}
+
+
+def question_counts(session: Session, scope: Scope, first: date, last: date) -> dict[tuple[date, str], int]:
+    """{(month, subject): FK questions}."""
+    query = _scoped(select(StatQuestionMonth.month, StatQuestionMonth.subject, func.sum(StatQuestionMonth.questions))
+                    .where(StatQuestionMonth.month >= first, StatQuestionMonth.month <= last),
+                    StatQuestionMonth, scope).group_by(StatQuestionMonth.month, StatQuestionMonth.subject)
+    return {(m, s): int(n) for m, s, n in session.execute(query)}
+
+
+def statistics_key(config) -> bytes:
+    """STATISTICS_KEY, or one derived from SECRET_KEY (a new key means a full run: the pseudonyms change)."""
+    explicit = config.get("STATISTICS_KEY")
+    if explicit:
+        return str(explicit).encode("utf-8")
+    return hashlib.sha256(b"intygsportalen statistics\x00" + str(config["SECRET_KEY"]).encode("utf-8")).digest()
+
+
+__all__ = ["RunResult", "Scope", "case_counts", "certificate_counts", "question_counts", "run", "statistics_key",
+           "db"]

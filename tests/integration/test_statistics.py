@@ -1,0 +1,170 @@
+"""Intygsstatistik (issue 15): the job's figures against an independent count written from domain.md's and
+sick-leave-rules.md's rules (day by day, from the certificates' JSON, not through the engine or the report
+code), incremental runs, no personnummer in the statistics tables, and the public report pages."""
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from datetime import date, timedelta
+
+from sqlalchemy import select, text
+
+from conftest import NOW
+from portal import db
+from portal.domain import diagnosis
+from portal.domain import statistics as st
+from portal.models import Certificate, CertificateRelation, Person
+from portal.repository import statistics as store
+
+MONTHS = st.last_months(NOW.date())
+
+
+def run(app, full=False):
+    with db.new_session(app) as s:
+        return store.run(s, app.extensions["certificate_types"], store.statistics_key(app.config),
+                         app.extensions["clock"].now(), full=full)
+
+
+def independent_cases(app) -> dict[date, list[dict]]:
+    """Each month's cases, counted from the rules: counting types, not revoked, not replaced or complemented by a
+    certificate that is not revoked, not a valideringsperson's, with a diagnosis; chained per patient and care
+    provider when a certificate starts at most 5 uncovered days after the latest end so far; a case counts in a
+    month when it covers a day of it, described by its last covered day of the month."""
+    with db.new_session(app) as s:
+        certs = s.execute(select(Certificate).where(Certificate.type_code.in_(("FK7804", "FK7263")))).scalars().all()
+        live = {c.id for c in s.execute(select(Certificate)).scalars() if c.revoked_at is None}
+        replaced = {r.to_id for r in s.execute(select(CertificateRelation)).scalars() if r.from_id in live}
+        validation = {p.personnummer for p in s.execute(select(Person)).scalars() if p.validation_person}
+        usable = []
+        for c in certs:
+            data = json.loads(c.engine_data or "{}")
+            if c.revoked_at is not None or c.id in replaced or c.patient_pnr in validation or not data.get("d"):
+                continue
+            periods = [(date.fromisoformat(a), date.fromisoformat(b), int(d)) for a, b, d in data["p"]]
+            usable.append((c.patient_pnr, c.provider_id, c.unit_id, c.signed_at, c.id, periods, data["d"][0]))
+    by_key = defaultdict(list)
+    for u in usable:
+        by_key[(u[0], u[1])].append(u)
+    out: dict[date, list[dict]] = defaultdict(list)
+    for (pnr, _provider), items in by_key.items():
+        items.sort(key=lambda u: (min(p[0] for p in u[5]), max(p[1] for p in u[5]), u[3], u[4]))
+        chains, latest = [], None
+        for u in items:
+            start, end = min(p[0] for p in u[5]), max(p[1] for p in u[5])
+            if latest is not None and start <= latest + timedelta(days=6):
+                chains[-1].append(u)
+                latest = max(latest, end)
+            else:
+                chains.append([u])
+                latest = end
+        for chain in chains:
+            days = {p[0] + timedelta(days=i) for u in chain for p in u[5] for i in range((p[1] - p[0]).days + 1)}
+            for month in MONTHS:
+                in_month = [d for d in days if d.year == month.year and d.month == month.month]
+                if not in_month:
+                    continue
+                day = max(in_month)
+                active = [u for u in chain if any(p[0] <= day <= p[1] for p in u[5])]
+                deciding = max(active, key=lambda u: (u[3], u[4]))
+                degree = next(p[2] for p in deciding[5] if p[0] <= day <= p[1])
+                out[month].append({"gender": "M" if int(pnr[-2]) % 2 else "F", "unit": deciding[2],
+                                   "chapter": diagnosis.chapter_of(deciding[6].upper().replace(".", "")),
+                                   "degree": degree, "length": len([d for d in days if d <= day])})
+    return out
+
+
+def test_the_case_counts_equal_an_independent_count(demo):
+    result = run(demo)
+    assert result.kind == "full" and result.case_months > 0
+    expected = independent_cases(demo)
+    with db.new_session(demo) as s:
+        by_gender = store.case_counts(s, store.Scope(), MONTHS[0], MONTHS[-1], "gender")
+        by_degree = store.case_counts(s, store.Scope(), MONTHS[0], MONTHS[-1], "degree")
+        by_chapter = store.case_counts(s, store.Scope(), MONTHS[0], MONTHS[-1], "chapter")
+    assert sum(len(v) for v in expected.values()) > 100
+    for month in MONTHS:
+        cases = expected.get(month, [])
+        for g in ("F", "M"):
+            assert by_gender.get((month, g), 0) == sum(1 for c in cases if c["gender"] == g), (month, g)
+        for d in (25, 50, 75, 100):
+            assert by_degree.get((month, str(d)), 0) == sum(1 for c in cases if c["degree"] == d), (month, d)
+        for chapter in {c["chapter"] for c in cases}:
+            assert by_chapter.get((month, chapter), 0) == sum(1 for c in cases if c["chapter"] == chapter)
+
+
+def test_no_personnummer_in_any_statistics_table(demo):
+    from portal.security import PNR_RE
+
+    run(demo)
+    with db.new_session(demo) as s:
+        pnrs = set(s.scalars(select(Certificate.patient_pnr)))
+        for table in ("stat_case_months", "stat_certificate_months", "stat_question_months", "stat_state"):
+            rows = s.execute(text(f"SELECT * FROM {table}")).all()
+            assert rows or table == "stat_state"
+            for row in rows:
+                for value in row:
+                    value = str(value)
+                    assert not PNR_RE.search(value), (table, value)
+                    assert not any(p in value or p[2:] in value for p in pnrs), (table, value)
+
+
+def _new_patient(app, seed: int):
+    """A new person with an ongoing FK7804 sick leave on VE10, as an intake document."""
+    from portal.domain import demo as demo_data
+
+    gen = demo_data.Generator(app.extensions["certificate_types"], NOW.date(), seed=seed, id_prefix=f"stat{seed}")
+    with db.new_session(app) as s:
+        gen.used_pnr |= set(s.scalars(select(Person.personnummer)))
+    person = gen.person()
+    pd = demo_data.PatientData(person=person)
+    gen.sick_leave_chain(pd, "VE10", NOW.date() - timedelta(days=20), ongoing=True, max_certs=1)
+    certs = [dict(c, unit=demo_data.hsa(c["unit"])) for c in pd.certificates if c["type"] == "FK7804"]
+    return person, {"persons": [person], "certificates": certs}
+
+
+def _load(app, doc):
+    from portal.repository import intake
+
+    with db.new_session(app) as s:
+        problems, _ = intake.load(s, doc, app.extensions["certificate_types"])
+    assert problems == []
+
+
+def _total(app, month) -> int:
+    with db.new_session(app) as s:
+        return sum(store.case_counts(s, store.Scope(), month, month, "all").values())
+
+
+def test_an_incremental_run_takes_in_only_the_changed_patients(demo):
+    run(demo)
+    this_month = MONTHS[-1]
+    before = _total(demo, this_month)
+    person, doc = _new_patient(demo, 3)
+    _load(demo, doc)
+    result = run(demo)
+    assert result.kind == "incremental"
+    assert _total(demo, this_month) == before + 1
+    key = st.patient_key(store.statistics_key(demo.config), person["personnummer"])
+    with db.new_session(demo) as s:
+        assert s.scalar(text("SELECT count(*) FROM stat_case_months WHERE patient_key = :k"), {"k": key}) >= 1
+    # revoked: gone again at the next run
+    _load(demo, {"revocations": [{"certificate": c["id"], "at": (NOW - timedelta(hours=1)).isoformat(),
+                                  "reason": "Fel patient"} for c in doc["certificates"]]})
+    assert run(demo).kind == "incremental"
+    assert _total(demo, this_month) == before
+    # a full run gives the same figures
+    with db.new_session(demo) as s:
+        incremental = store.case_counts(s, store.Scope(), MONTHS[0], MONTHS[-1], "chapter")
+    assert run(demo, full=True).kind == "full"
+    with db.new_session(demo) as s:
+        assert store.case_counts(s, store.Scope(), MONTHS[0], MONTHS[-1], "chapter") == incremental
+
+
+def test_valideringspersoner_never_count(demo):
+    run(demo)
+    person, doc = _new_patient(demo, 4)
+    doc["persons"][0]["validation_person"] = True
+    before = _total(demo, MONTHS[-1])
+    _load(demo, doc)
+    run(demo)
+    assert _total(demo, MONTHS[-1]) == before
