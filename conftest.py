@@ -220,6 +220,10 @@ def load_demo(app) -> None:
     with db.new_session(app) as s:
         problems, _ = intake.load(s, demo.small(today=NOW.date(), seed=20261123, registry=registry), registry)
     assert problems == [], problems[:5]
+    from portal.repository import statistics
+
+    with db.new_session(app) as s:  # as `portal demo-data` does: Intygsstatistik's tables filled
+        statistics.run(s, registry, statistics.statistics_key(app.config), NOW)
 
 
 @pytest.fixture(scope="session")

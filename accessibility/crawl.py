@@ -47,6 +47,7 @@ NOT_PAGES: dict[str, str] = {
     "testbroker.api_metadata": "JSON authorization server metadata",
     "testbroker.api_jwks": "JSON key set",
     "employer.pdf_file": "a PDF file (tested in tests/integration/test_shares.py and e2e/test_shares.py)",
+    "statistics.national_xlsx": "an Excel file (tested in tests/integration/test_statistics.py)",
 }
 
 # who to log in as for the pages of an area (endpoint prefix -> demo identities)
@@ -167,6 +168,10 @@ EXAMPLES: dict[str, Callable[[Flask], list[tuple[dict, str | None]]]] = {
     "recipient_sim.index": _module_examples("portal.recipient_sim", "recipient_sim.index"),
     "rehab.question": _rehab_questions,
     "rehab.export_job": _export_jobs,
+    # every report, and the first with the comparison a year earlier and a filter
+    "statistics.national": lambda app: [({"report_id": r}, None) for r in __import__(
+        "portal.domain.statistics", fromlist=["REPORT_IDS"]).REPORT_IDS] + [
+        ({"report_id": "diagnoskapitel", "jamfor": "1", "grad": "100"}, None)],
     "citizen.share": _citizen_shareable,
     "citizen.share_detail": _share_details,
     "employer.view": _employer_views,

@@ -86,9 +86,10 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     auth.init_app(app)
     app.register_blueprint(citizen_bp)
     app.register_blueprint(rehab_bp)
-    from . import api, employer
+    from . import api, employer, statistics
 
     employer.init_app(app)
+    statistics.init_app(app)
 
     api.init_app(app)
     if app.config.get("TEST_BROKER_ENABLED"):

@@ -4,9 +4,11 @@ code), incremental runs, no personnummer in the statistics tables, and the publi
 from __future__ import annotations
 
 import json
+import re
 from collections import defaultdict
 from datetime import date, timedelta
 
+import pytest
 from sqlalchemy import select, text
 
 from conftest import NOW
@@ -74,7 +76,7 @@ def independent_cases(app) -> dict[date, list[dict]]:
 
 
 def test_the_case_counts_equal_an_independent_count(demo):
-    result = run(demo)
+    result = run(demo, full=True)
     assert result.kind == "full" and result.case_months > 0
     expected = independent_cases(demo)
     with db.new_session(demo) as s:
@@ -168,3 +170,116 @@ def test_valideringspersoner_never_count(demo):
     _load(demo, doc)
     run(demo)
     assert _total(demo, MONTHS[-1]) == before
+
+
+# --- the public report pages --------------------------------------------------------------------------------------
+
+def _table(html: str, index: int = 0) -> tuple[list[str], list[list[str]]]:
+    """The index'th statistics table on the page: its column headings and its rows (first cell the row heading)."""
+    tables = re.findall(r'<table class="app-table app-table--numeric app-stat-table">(.*?)</table>', html, re.S)
+    body = tables[index]
+    heads = [re.sub(r"<[^>]+>", "", h).strip() for h in re.findall(r"<th scope=\"col\"[^>]*>(.*?)</th>", body, re.S)]
+    rows = []
+    for tr in re.findall(r"<tr>(.*?)</tr>", body, re.S)[1:]:
+        cells = re.findall(r"<t[hd][^>]*>(.*?)</t[hd]>", tr, re.S)
+        rows.append([re.sub(r"<[^>]+>", "", c).strip() for c in cells])
+    return heads, rows
+
+
+def _value(text_value: str) -> int | None:
+    if text_value in ("färre än 5", "fewer than 5", "dolt", "hidden"):
+        return None
+    return int(text_value.replace("\u00a0", "").replace(" ", "").replace(",", ""))
+
+
+def test_the_public_report_needs_no_login_writes_no_pdl_and_shows_the_counts(demo, client):
+    from sqlalchemy import func
+
+    from portal.models import PdlRecord
+
+    expected = independent_cases(demo)
+    response = client.get("/statistik/nationell/sjukfall")
+    assert response.status_code == 200
+    html = response.get_data(as_text=True)
+    heads, rows = _table(html)
+    assert heads == ["Månad", "Kvinnor", "Män", "Totalt"]
+    assert len(rows) == len(MONTHS) + 1  # the months and the total
+    shown = 0
+    for month, row in zip(MONTHS, rows, strict=False):
+        cases = expected.get(month, [])
+        truth = [sum(1 for c in cases if c["gender"] == "F"), sum(1 for c in cases if c["gender"] == "M"), len(cases)]
+        for raw, true in zip(row[1:], truth, strict=True):
+            value = _value(raw)
+            if true < 5:
+                assert raw == "färre än 5"  # a count below 5 says so
+            elif value is None:
+                assert raw == "dolt"  # hidden to protect a small count: 5 or more
+            if value is not None:
+                assert value == true
+                shown += 1
+    assert shown > 20
+    with db.new_session(demo) as s:
+        assert s.scalar(select(func.count()).select_from(PdlRecord)) == 0
+
+
+@pytest.mark.parametrize("report_id", st.REPORT_IDS)
+@pytest.mark.parametrize("lang", ["sv", "en"])
+def test_every_report_opens_in_both_languages_and_downloads_as_excel(demo, client, report_id, lang):
+    client.set_cookie("lang", lang)
+    response = client.get(f"/statistik/nationell/{report_id}?jamfor=1")
+    assert response.status_code == 200
+    html = response.get_data(as_text=True)
+    rep = st.report(report_id)
+    assert rep.title[lang == "en"] in html
+    xlsx = client.get(f"/statistik/nationell/{report_id}.xlsx?jamfor=1")
+    assert xlsx.status_code == 200 and xlsx.data[:2] == b"PK"
+
+
+def test_the_page_and_the_excel_file_publish_the_same_figures_and_no_lone_suppressed_cell(demo, client):
+    import io
+
+    from openpyxl import load_workbook
+
+    url = "/statistik/nationell/aldersgrupp?kapitel=F00-F99"  # a filter: many small counts
+    html = client.get(url).get_data(as_text=True)
+    heads, rows = _table(html)
+    page = [[_value(v) for v in row[1:]] for row in rows]
+    assert any(v is None for row in page for v in row), "the filter gives counts below 5"
+    sheet = load_workbook(io.BytesIO(client.get(url.replace("aldersgrupp", "aldersgrupp.xlsx")).data)).active
+    from portal.export import XLSX_HEADER_ROW
+
+    excel = [[_value(str(c)) if c is not None else None for c in r[1:]]
+             for r in sheet.iter_rows(min_row=XLSX_HEADER_ROW + 1, values_only=True)]
+    assert excel == page
+    # the simplest attack: a line (a month, a category, the totals) with exactly one suppressed figure and its
+    # total shown gives the figure away; there is none
+    columns = list(zip(*page, strict=True))
+    for line in page + [list(c) for c in columns]:
+        total, cells = line[-1], line[:-1]
+        if total is not None:
+            assert sum(v is None for v in cells) != 1, line
+
+
+@pytest.mark.parametrize("query,field", [("fran=2026-13", "fran"), ("fran=2030-01", "fran"),
+                                         ("fran=2026-11&till=2026-01", "fran"), ("fran=2020-01", "fran"),
+                                         ("kapitel=X99", "kapitel"), ("alder=old", "alder"), ("grad=30", "grad"),
+                                         ("jamfor=ja", "jamfor")])
+def test_a_bad_filter_gets_a_clear_400(client, demo, query, field):
+    response = client.get(f"/statistik/nationell/sjukfall?{query}")
+    assert response.status_code == 400
+    html = response.get_data(as_text=True)
+    assert "Det finns ett problem" in html and f'href="#{field}"' in html
+    assert client.get(f"/statistik/nationell/sjukfall.xlsx?{query}").status_code == 400
+
+
+def test_the_filters_live_in_the_url_and_htmx_gets_the_report_alone(client, demo):
+    url = "/statistik/nationell/diagnoskapitel?fran=2026-01&till=2026-06&jamfor=1&grad=100"
+    html = client.get(url).get_data(as_text=True)
+    assert 'value="2026-01" selected' in html and 'value="2026-06" selected' in html
+    assert 'id="jamfor" name="jamfor" value="1" checked' in html
+    heads, rows = _table(html)
+    assert len(rows) == 7 and rows[0][0] == "januari 2026"
+    _heads, earlier = _table(html, 1)
+    assert earlier[0][0] == "januari 2025"
+    fragment = client.get(url, headers={"HX-Request": "true"}).get_data(as_text=True)
+    assert fragment.lstrip().startswith('<div id="report"') and "<html" not in fragment

@@ -1,0 +1,212 @@
+"""A statistics report as what may be shown: counts from the statistics tables put in a months × categories
+table with its totals, published through domain/suppression.py, a year earlier beside it when asked, the charts'
+geometry, and the same table for Excel. No request handling here; the blueprint calls `build` and `as_export`.
+
+A published figure is a count (int) or one of two marks (`suppression.suppress(..., marked_apart=True)`):
+LOW, a count below 5, shown as "färre än 5"; HIDDEN, a larger count hidden because the totals would otherwise
+give a count below 5 away, shown as "dolt". Marking them apart tells the reader that a hidden figure is 5 or
+more; the suppression is computed knowing that, so it stays safe.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any, Union
+
+from flask_babel import gettext as _
+
+from ..domain import charts
+from ..domain import statistics as st
+from ..i18n import month_name
+from ..repository import statistics as store
+
+LOW, HIDDEN = "LOW", "HIDDEN"
+Figure = Union[int, str]  # a count, LOW or HIDDEN
+
+
+@dataclass
+class Published:
+    """A months × categories table as it may be shown."""
+
+    months: list[date]
+    cells: list[list[Figure]]  # [month][category]
+    month_totals: list[Figure]
+    category_totals: list[Figure]
+    total: Figure
+
+
+@dataclass
+class Ratio:
+    """One row of a share report: the certificates, those with a request, and the share (None: not shown)."""
+
+    key: str
+    label: str
+    count: Figure
+    of: Figure
+    share: float | None
+
+
+@dataclass
+class Built:
+    columns: list[tuple[str, str]]
+    table: Published
+    previous: Published | None = None  # the same months a year earlier (when compared)
+    ratios: list[Ratio] = field(default_factory=list)
+    chart_months: charts.BarChart | None = None
+    chart_categories: charts.BarChart | None = None
+    suppressed_any: bool = False
+
+
+def _published(table, marked) -> Any:
+    """A reader of one suppress() result: (row, column) -> the count, LOW or HIDDEN."""
+    from ..domain import suppression as sp
+
+    def figure(row: str, column: str) -> Figure:
+        value = marked.value(row, column)
+        if value is sp.SUPPRESSED:
+            return LOW if marked.is_below_threshold(row, column) else HIDDEN
+        return int(value)
+
+    return figure
+
+
+def publish(months: list[date], keys: list[str], matrix: list[list[int]]) -> Published:
+    """The table with its month totals, category totals and total, through the suppression rules."""
+    from ..domain import suppression as sp
+
+    rows = [m.isoformat() for m in months]
+    table = sp.CountTable(rows=rows, columns=keys, counts=matrix, row_totals=True, column_totals=True,
+                          grand_total=True)
+    figure = _published(table, sp.suppress(table, marked_apart=True))
+    return Published(months, [[figure(r, k) for k in keys] for r in rows], [figure(r, sp.TOTAL) for r in rows],
+                     [figure(sp.TOTAL, k) for k in keys], figure(sp.TOTAL, sp.TOTAL))
+
+
+def _matrix(counts: dict[tuple[date, str], int], months: list[date], keys: list[str]) -> list[list[int]]:
+    return [[counts.get((m, k), 0) for k in keys] for m in months]
+
+
+def _counts(session, rep: st.Report, scope: store.Scope, filters: st.Filters, first: date,
+            last: date) -> dict[tuple[date, str], int]:
+    if rep.source == st.CASES:
+        return store.case_counts(session, scope, first, last, rep.by or "all", filters.where())
+    if rep.source == st.QUESTIONS:
+        return store.question_counts(session, scope, first, last)
+    return {k: n for k, (n, _k) in store.certificate_counts(session, scope, first, last).items()}
+
+
+def _ratios(session, scope: store.Scope, filters: st.Filters, codes: list[str]) -> list[Ratio]:
+    """Per type: certificates, those that got a komplettering request, and the share. Published as one table
+    (asked / not asked per type, with each type's total), so that no count below 5 follows from total − asked."""
+    from ..domain import suppression as sp
+
+    counts = store.certificate_counts(session, scope, filters.first, filters.last)
+    totals = {code: sum(n for (_m, c), (n, _k) in counts.items() if c == code) for code in codes}
+    asked = {code: sum(k for (_m, c), (_n, k) in counts.items() if c == code) for code in codes}
+    used = [code for code in codes if totals[code]]
+    out = [Ratio(code, code, LOW, LOW, None) for code in codes if not totals[code]]
+    if used:
+        table = sp.CountTable(rows=("asked", "not_asked"), columns=used,
+                              counts=([asked[c] for c in used], [totals[c] - asked[c] for c in used]),
+                              column_totals=True)
+        marked = sp.suppress(table, marked_apart=True)
+        figure = _published(table, marked)
+        for code in used:
+            share = sp.ratio(marked.value("asked", code), marked.value(sp.TOTAL, code))
+            out.append(Ratio(code, code, figure("asked", code), figure(sp.TOTAL, code),
+                             None if share is sp.SUPPRESSED else float(share)))  # type: ignore[arg-type]
+    order = {code: i for i, code in enumerate(codes)}
+    return sorted(out, key=lambda r: order[r.key])
+
+
+def build(session, rep: st.Report, scope: store.Scope, filters: st.Filters, lang: str, registry) -> Built:
+    months = filters.months
+    codes = list(registry.codes()) if rep.source in (st.CERTIFICATES, st.KOMPLETTERING) else []
+    columns = st.categories(rep, lang, codes)
+    if rep.source == st.KOMPLETTERING:
+        ratios = _ratios(session, scope, filters, codes)
+        for r in ratios:
+            ctype = registry.get(r.key)
+            r.label = f"{ctype.name.get(lang)} ({r.key})" if ctype else r.key
+        return Built(columns, Published(months, [], [], [], 0), ratios=ratios,
+                     suppressed_any=any(not isinstance(r.count, int) or not isinstance(r.of, int) for r in ratios))
+    keys = [k for k, _label in columns]
+    table = publish(months, keys, _matrix(_counts(session, rep, scope, filters, months[0], months[-1]), months, keys))
+    previous = None
+    if filters.compare:
+        earlier = [st.year_earlier(m) for m in months]
+        counts = _counts(session, rep, scope, filters, earlier[0], earlier[-1])
+        previous = publish(earlier, keys, _matrix(counts, earlier, keys))
+    built = Built(columns, table, previous)
+    built.suppressed_any = _any_suppressed(table) or (previous is not None and _any_suppressed(previous))
+    built.chart_months = _month_chart(table, previous)
+    built.chart_categories = charts.bar_chart(
+        [(k, label, _bar(table.category_totals[i])) for i, (k, label) in enumerate(columns)], wrap=40)
+    return built
+
+
+def _bar(value: Figure) -> int:
+    return value if isinstance(value, int) else 0
+
+
+def _any_suppressed(p: Published) -> bool:
+    figures = [v for row in p.cells for v in row] + p.month_totals + p.category_totals + [p.total]
+    return any(not isinstance(v, int) for v in figures)
+
+
+def _month_chart(table: Published, previous: Published | None) -> charts.BarChart:
+    items: list[tuple[str, str, int]] = []
+    for i, month in enumerate(table.months):
+        items.append((month.isoformat(), month_name(month), _bar(table.month_totals[i])))
+        if previous is not None:
+            items.append((previous.months[i].isoformat(), month_name(previous.months[i]),
+                          _bar(previous.month_totals[i])))
+    return charts.bar_chart(items, wrap=30)
+
+
+def figure_text(value: Figure) -> str:
+    from ..i18n import number
+
+    if value == LOW:
+        return _("färre än 5")
+    if value == HIDDEN:
+        return _("dolt")
+    return number(value)  # type: ignore[arg-type]
+
+
+def as_export(built: Built, rep: st.Report, filters: st.Filters, lang: str, scope_name: str, now: datetime):
+    """The report as the Excel file shows it: the same figures, suppressed the same way (as text)."""
+    from .. import export
+
+    title = rep.title[lang == "en"]
+    period = _("%(first)s – %(last)s", first=month_name(filters.first), last=month_name(filters.last))
+    rows: list[list[Any]]
+    if rep.source == st.KOMPLETTERING:
+        columns = [export.Column("type", rep.split[lang == "en"]),
+                   export.Column("of", _("Antal intyg"), export.NUMBER),
+                   export.Column("count", _("Med begäran om komplettering"), export.NUMBER),
+                   export.Column("share", _("Andel (%)"), export.TEXT)]
+        rows = [[r.label, _cell(r.of), _cell(r.count),
+                 figure_text(HIDDEN) if r.share is None else f"{r.share * 100:.1f}"] for r in built.ratios]
+    else:
+        columns = [export.Column("month", _("Månad"))] + [
+            export.Column(k, label, export.NUMBER) for k, label in built.columns] + [
+            export.Column("total", _("Totalt"), export.NUMBER)]
+        rows = []
+        for p in [built.table] + ([built.previous] if built.previous else []):
+            for i, month in enumerate(p.months):
+                rows.append([month_name(month)] + [_cell(v) for v in p.cells[i]] + [_cell(p.month_totals[i])])
+            span = _("%(first)s – %(last)s", first=month_name(p.months[0]), last=month_name(p.months[-1]))
+            rows.append([_("Totalt %(period)s", period=span)] + [_cell(v) for v in p.category_totals]
+                        + [_cell(p.total)])
+    return export.Table(title=title, unit_name=scope_name, printed_at=now, printed_by="Intygsstatistik",
+                        count_text=period, columns=columns, rows=rows, extra_text=[NOTE()])
+
+
+def NOTE() -> str:  # noqa: N802 - a sentence, in the reader's language
+    return _("Antal under 5 visas som ”färre än 5”. Ett värde som annars skulle göra det möjligt att räkna ut ett "
+             "sådant antal från summorna visas som ”dolt” (det är 5 eller mer).")
+
+
+def _cell(value: Figure) -> Any:
+    return value if isinstance(value, int) else figure_text(value)
