@@ -48,6 +48,7 @@ NOT_PAGES: dict[str, str] = {
     "testbroker.api_jwks": "JSON key set",
     "employer.pdf_file": "a PDF file (tested in tests/integration/test_shares.py and e2e/test_shares.py)",
     "statistics.national_xlsx": "an Excel file (tested in tests/integration/test_statistics.py)",
+    "statistics.staff_xlsx": "an Excel file (tested in tests/integration/test_statistics.py)",
 }
 
 # who to log in as for the pages of an area (endpoint prefix -> demo identities)
@@ -55,6 +56,7 @@ AREA_USERS: dict[str, tuple[str, ...]] = {
     "citizen.": ("citizen",),
     "rehab.": ("doctor", "coordinator"),
     "auth.choose_unit": ("doctor",),
+    "statistics.staff": ("statistician",),
 }
 
 # endpoint -> function(app) returning a list of (url-values, as_user) examples
@@ -168,6 +170,14 @@ EXAMPLES: dict[str, Callable[[Flask], list[tuple[dict, str | None]]]] = {
     "recipient_sim.index": _module_examples("portal.recipient_sim", "recipient_sim.index"),
     "rehab.question": _rehab_questions,
     "rehab.export_job": _export_jobs,
+    # a care provider's reports (system role) and a unit's (commission "Statistik"), one with a comparison
+    "statistics.staff_report": lambda app: [
+        ({"kind": "vardgivare", "scope_id": __import__("portal.domain.demo", fromlist=["hsa"]).hsa("VG1"),
+          "report_id": "sjukfall"}, "statistician"),
+        ({"kind": "vardgivare", "scope_id": __import__("portal.domain.demo", fromlist=["hsa"]).hsa("VG1"),
+          "report_id": "komplettering"}, "statistician"),
+        ({"kind": "enhet", "scope_id": __import__("portal.domain.demo", fromlist=["hsa"]).hsa("VE10"),
+          "report_id": "diagnoskapitel", "jamfor": "1"}, "unit_statistician")],
     # every report, and the first with the comparison a year earlier and a filter
     "statistics.national": lambda app: [({"report_id": r}, None) for r in __import__(
         "portal.domain.statistics", fromlist=["REPORT_IDS"]).REPORT_IDS] + [
@@ -228,6 +238,9 @@ def login_identities() -> dict[str, tuple[str, str, str | None]]:
         "citizen": ("bankid", demo.make_pnr(__import__("datetime").date(1985, 3, 14), 982), None),
         "doctor": ("siths", demo.hsa("L001"), demo.hsa("VE10")),
         "coordinator": ("siths", demo.hsa("R001"), None),
+        # the staff statistics: the care provider's system role (T002) and a unit's "Statistik" commission (T001)
+        "statistician": ("siths?tjanst=statistik", demo.hsa("T002"), None),
+        "unit_statistician": ("siths?tjanst=statistik", demo.hsa("T001"), None),
     }
 
 

@@ -144,6 +144,9 @@ REACH: dict[str, tuple[Callable, int]] = {
                      403),
     "no_commission": (lambda page, live, mp: at_the_broker_choose(page, "siths", demo.hsa("N001")), 403),
     "no_role": (lambda page, live, mp: at_the_broker_choose(page, "siths", demo.hsa("S001")), 403),
+    # a login to the staff statistics by someone with no "Statistik" commission and no statistics system role
+    "no_statistics_commission": (lambda page, live, mp: at_the_broker_choose(page, "siths?tjanst=statistik",
+                                                                             demo.hsa("L002")), 403),
     # a callback whose state is not the login's in progress (a forged or replayed address)
     "state": (lambda page, live, mp: callback(page, "bankid", lambda s: f"code=abc&state={s}x"), 400),
     # the broker answers with an error of its own for this very login
@@ -168,6 +171,8 @@ HEADINGS: dict[str, dict[str, str]] = {
     "unknown_user": {"sv": "Vi hittar dig inte i HSA-katalogen", "en": "We cannot find you in the HSA directory"},
     "no_commission": {"sv": "Du saknar medarbetaruppdrag", "en": "You have no commission"},
     "no_role": {"sv": "Du har inte behörighet till Rehabstöd", "en": "You do not have access to Rehabstöd"},
+    "no_statistics_commission": {"sv": "Du har inte behörighet till verksamhetsstatistik",
+                                 "en": "You do not have access to the care statistics"},
     "state": FAILED, "broker_error": FAILED, "token_exchange": FAILED, "token_invalid": FAILED,
 }
 ERROR_ID = {"sv": r"Fel-id: ([0-9A-F]{8})\.", "en": r"Error id: ([0-9A-F]{8})\."}

@@ -36,3 +36,10 @@ def lookup(session: Session, hsa_id: str) -> StaffInfo | None:
         commissions=tuple(CommissionInfo(c.unit_id, c.unit.name, c.unit.provider_id, c.unit.provider.name, c.purpose,
                                          c.valid_from, c.valid_to) for c in rows),
     )
+
+
+def provider_names(session: Session) -> dict[str, str]:
+    """Every care provider's name by HSA-id (a statistics system role names a provider)."""
+    from ..models import CareProvider
+
+    return dict(session.execute(select(CareProvider.hsa_id, CareProvider.name)).all())

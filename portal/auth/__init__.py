@@ -68,12 +68,18 @@ def refused(reason: str, *, status: int = 403, detail: str = ""):
 @limiter.limit(login_limit)
 def login(broker: str):
     b = _broker(broker)
+    # the service the staff member logs in to: Rehabstöd, or the staff statistics (?tjanst=statistik)
+    service = STATISTICS_SERVICE if broker == "siths" and request.args.get("tjanst") == STATISTICS_SERVICE else ""
     if current_user.is_authenticated and current_user.kind == KIND_OF[broker]:
+        if service:
+            return redirect(url_for("statistics.staff_start"))
         return redirect(url_for("citizen.start" if broker == "bankid" else "rehab.start"))
     try:
         url, pending = b.start(_callback_url(broker), _clock().timestamp())
     except LoginRefused as err:
         return refused(err.reason, status=err.status, detail=err.detail)
+    if service:
+        pending["service"] = service
     session["oidc_pending"] = pending
     no_store()
     return redirect(url, code=303)
@@ -91,7 +97,29 @@ def callback(broker: str):
     identity = b.identity(claims)
     if broker == "bankid":
         return _citizen_login(claims, identity, id_token)
+    if isinstance(pending, dict) and pending.get("service") == STATISTICS_SERVICE:
+        return _statistics_login(claims, identity, id_token)
     return _staff_login(claims, identity, id_token)
+
+
+STATISTICS_SERVICE = "statistik"
+
+
+def _statistics_login(claims: dict, identity: str | None, id_token: str):
+    """A SITHS login to the staff statistics: a commission with purpose "Statistik" on a unit, or the system role
+    INTYG;Statistik-<care provider>, is enough (no Rehabstöd unit is chosen: the session's role is STATISTIK)."""
+    from ..adapters.hsa import provider_names
+
+    if not identity:
+        return refused("unknown_user", detail="no HSA-id claim")
+    info = hsa_lookup(db.session(), identity)
+    reason = access.statistics_refusal(info, _clock().today(), provider_names(db.session()))
+    if reason:
+        return refused(reason, detail=f"hsa={identity}")
+    assert info is not None
+    sessions.start("staff", info.hsa_id, info.name or _token_name(claims), "siths", id_token)
+    sessions.set_role(access.ROLE_STATISTICS)
+    return redirect(url_for("statistics.staff_start"), code=303)
 
 
 def _token_name(claims: dict) -> str | None:

@@ -43,3 +43,18 @@ def staff_required(view=None, *, unit: bool = True):
         return wrapper
 
     return decorate(view) if view else decorate
+
+
+def statistics_staff_required(view):
+    """The staff statistics: a SITHS login (to the statistics or to Rehabstöd; which scopes it gives is the
+    statistics blueprint's question), never a citizen's."""
+    @wraps(view)
+    def wrapper(*args, **kwargs):
+        no_store()
+        if not current_user.is_authenticated:
+            return redirect(url_for("auth.login", broker="siths", tjanst="statistik"))
+        if current_user.kind != "staff":
+            return _wrong_area("staff")
+        return view(*args, **kwargs)
+
+    return wrapper

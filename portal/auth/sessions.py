@@ -180,6 +180,14 @@ def set_unit(unit_id: str, role: str) -> None:
     db.session().commit()
 
 
+def set_role(role: str) -> None:
+    """A role without a unit (the staff statistics' STATISTIK): the rights were checked just now."""
+    row = current_row()
+    assert row is not None  # called for a logged-in user only
+    row.unit_id, row.role, row.rights_checked_at = None, role, now()
+    db.session().commit()
+
+
 def end() -> AuthSession | None:
     """End the current session everywhere (server row and cookie). Returns the ended row."""
     row = current_row()
@@ -218,6 +226,14 @@ def _recheck_staff(s: Session, row: AuthSession, t: datetime) -> str | None:
     if last <= t < last + recheck_interval():
         return None
     info = hsa_lookup(s, row.subject)
+    if row.role == access.ROLE_STATISTICS:  # a statistics login: its rights are the statistics scopes
+        from ..adapters.hsa import provider_names
+
+        if not access.statistics_scopes(info, t.date(), provider_names(s)):
+            return RIGHTS_ENDED
+        row.rights_checked_at = t
+        s.commit()
+        return None
     units = access.units_offered(info, t.date()) if info else []
     if not units:
         return RIGHTS_ENDED

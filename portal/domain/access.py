@@ -105,3 +105,52 @@ def citizen_refusal(pnr: str | None, today: date) -> str | None:
     if persons.age(pnr, today) < persons.MIN_CITIZEN_AGE:
         return "under_16"
     return None
+
+
+# --- Intygsstatistik (seed 000 "Behörighet till Intygsstatistik") -------------------------------------------
+
+PURPOSE_STATISTICS = "Statistik"
+STATISTICS_ROLE_PREFIX = "INTYG;Statistik-"
+ROLE_STATISTICS = "STATISTIK"  # a login session for the staff statistics only (no Rehabstöd unit)
+UNIT_SCOPE, PROVIDER_SCOPE = "enhet", "vardgivare"
+
+
+@dataclass(frozen=True)
+class StatisticsScope:
+    """Whose statistics a staff member may see: a care unit (an active commission with purpose "Statistik" on it;
+    its sub-units count with it) or a whole care provider (hsaSystemRole INTYG;Statistik-<provider HSA-id>)."""
+
+    kind: str  # UNIT_SCOPE | PROVIDER_SCOPE
+    id: str
+    name: str
+    provider_id: str
+    provider_name: str
+
+
+def statistics_scopes(staff: StaffInfo | None, today: date,
+                      provider_names: dict[str, str] | None = None) -> list[StatisticsScope]:
+    """The units and care providers this staff member may see statistics for: providers first, then units."""
+    if staff is None:
+        return []
+    names = dict(provider_names or {})
+    names.update({c.provider_id: c.provider_name for c in staff.commissions})
+    providers = {}
+    for role in staff.system_roles:
+        if role.startswith(STATISTICS_ROLE_PREFIX) and len(role) > len(STATISTICS_ROLE_PREFIX):
+            pid = role[len(STATISTICS_ROLE_PREFIX):]
+            if pid in names:  # a role naming a provider the directory does not know gives nothing
+                providers[pid] = StatisticsScope(PROVIDER_SCOPE, pid, names[pid], pid, names[pid])
+    units = {}
+    for c in staff.commissions:
+        if c.purpose == PURPOSE_STATISTICS and c.active_on(today) and c.unit_id not in units:
+            units[c.unit_id] = StatisticsScope(UNIT_SCOPE, c.unit_id, c.unit_name, c.provider_id, c.provider_name)
+    return sorted(providers.values(), key=lambda p: p.name) + sorted(units.values(),
+                                                                     key=lambda u: (u.provider_name, u.name))
+
+
+def statistics_refusal(staff: StaffInfo | None, today: date,
+                       provider_names: dict[str, str] | None = None) -> str | None:
+    """Why a staff member may not see the staff statistics (None when some scope is theirs)."""
+    if staff is None:
+        return "unknown_user"
+    return None if statistics_scopes(staff, today, provider_names) else "no_statistics_commission"

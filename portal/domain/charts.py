@@ -74,17 +74,20 @@ def _wrap(label: str, width: int) -> tuple[str, ...]:
     return tuple(lines) or ("",)
 
 
-def bar_chart(items: Iterable[tuple], *, wrap: int = 24) -> BarChart:
+def bar_chart(items: Iterable[tuple], *, wrap: int = 24, to_largest: bool = False) -> BarChart:
     """The geometry of a bar chart of ``items``: (key, label, value) or (key, label, value, href),
     in display order. Values are counts (whole numbers, not negative); the total is their sum.
 
     ``wrap`` is the longest label line in characters (leave room for the value on the first line).
+    ``to_largest``: a bar's width is its value's share of the largest value (a time series, where the shares of
+    the sum would make every bar short), not of the total.
     """
     rows = [tuple(item) + (None,) * (4 - len(item)) for item in items]
     for key, _label, value, _href in rows:
         if isinstance(value, bool) or not isinstance(value, int) or value < 0:
             raise ValueError(f"count for {key!r} must be a whole number >= 0, got {value!r}")
     total = sum(value for _, _, value, _ in rows)
+    largest = max((value for _, _, value, _ in rows), default=0)
     bars: list[Bar] = []
     y = 0.0
     for key, label, value, href in rows:
@@ -92,7 +95,8 @@ def bar_chart(items: Iterable[tuple], *, wrap: int = 24) -> BarChart:
         line_ys = tuple(round(y + BASELINE + i * LINE_HEIGHT, 4) for i in range(len(lines)))
         bar_y = round(y + len(lines) * LINE_HEIGHT + LABEL_GAP, 4)
         share = value / total if total else 0.0
-        width = 0.0 if value == 0 else max(MIN_BAR_PERCENT, round(share * 100, 2))
+        scale = (value / largest if largest else 0.0) if to_largest else share
+        width = 0.0 if value == 0 else max(MIN_BAR_PERCENT, round(scale * 100, 2))
         bars.append(Bar(str(key), str(label), value, share, width, lines, line_ys, bar_y, href))
         y = bar_y + BAR_HEIGHT + ROW_GAP
     height = round(y - ROW_GAP + 0.125, 4) if bars else 0.0  # room for the last bar's outline

@@ -69,6 +69,7 @@ class DemoStaff:
     units: tuple[str, ...] = ()  # commissions "Vård och behandling"
     other_commissions: tuple[tuple[str, str], ...] = ()  # (unit, purpose)
     expired_units: tuple[str, ...] = ()
+    statistics_providers: tuple[str, ...] = ()  # system role INTYG;Statistik-<care provider>
     about: str = ""  # what makes this identity interesting (the test broker shows it)
 
     @property
@@ -107,6 +108,11 @@ STAFF = [
               about=N_("Sjuksköterska: uppdrag men ingen roll i Rehabstöd.")),
     DemoStaff("N001", "Nils", "Utanuppdrag", N_("Läkare"), ("Läkare",), other_commissions=(("VE10", "Administration"),),
               about=N_("Läkare utan medarbetaruppdrag för vård och behandling.")),
+    DemoStaff("T001", "Tove", "Uppföljning", N_("Verksamhetsutvecklare"), other_commissions=(("VE10", "Statistik"),),
+              about=N_("Medarbetaruppdrag med ändamål Statistik på Vårdcentralen Norrby: verksamhetsstatistik för "
+                       "enheten.")),
+    DemoStaff("T002", "Gustav", "Regionsson", N_("Utvecklingsledare"), statistics_providers=("VG1",),
+              about=N_("Systemrollen INTYG;Statistik för Region Demoland: statistik för hela vårdgivaren.")),
 ]
 DOCTORS_BY_UNIT: dict[str, list[str]] = {}
 for _s in STAFF:
@@ -636,7 +642,8 @@ def _staff_doc(doc: dict[str, list], today: date) -> None:
         doc["staff"].append({"hsa_id": s.hsa_id, "given_name": s.given, "family_name": s.family, "title": s.title,
                              "professions": list(s.professions),
                              "position_codes": [{"code": c, "group_prescription_code": g} for c, g in s.position_codes],
-                             "system_roles": [f"INTYG;Rehab-{hsa(u)}" for u in s.rehab_units]})
+                             "system_roles": [f"INTYG;Rehab-{hsa(u)}" for u in s.rehab_units]
+                             + [f"INTYG;Statistik-{hsa(p)}" for p in s.statistics_providers]})
         start = (today - timedelta(days=5 * 365)).isoformat()
         for u in s.units:
             doc["commissions"].append({"staff": s.hsa_id, "unit": hsa(u), "purpose": CARE, "valid_from": start,

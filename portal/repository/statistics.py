@@ -25,7 +25,6 @@ from datetime import date, datetime, timedelta
 from sqlalchemy import delete, func, insert, select
 from sqlalchemy.orm import Session
 
-from .. import db
 from ..domain import certificate_types as ct
 from ..domain import sick_leave
 from ..domain import statistics as st
@@ -251,5 +250,10 @@ def statistics_key(config) -> bytes:
     return hashlib.sha256(b"intygsportalen statistics\x00" + str(config["SECRET_KEY"]).encode("utf-8")).digest()
 
 
-__all__ = ["RunResult", "Scope", "case_counts", "certificate_counts", "question_counts", "run", "statistics_key",
-           "db"]
+
+
+def unit_and_subunits(session: Session, unit_id: str) -> list[str]:
+    """A care unit and its sub-units (mottagningar): a unit's statistics cover them."""
+    from ..models import CareUnit
+
+    return [unit_id] + sorted(session.scalars(select(CareUnit.hsa_id).where(CareUnit.parent_id == unit_id)))

@@ -1,10 +1,17 @@
-"""Intygsstatistik: the public national statistics (issue 15). Anyone may read them, without a login.
+"""Intygsstatistik (issue 15): the public national statistics, for anyone without a login, and the staff
+statistics of a care unit or a whole care provider.
 
 `/statistik/` lists the reports; `/statistik/nationell/<report>` shows one for the chosen months (the last 18 by
 default), filters and comparison in the URL (a GET form that works without JavaScript; htmx swaps the report),
 as a chart with the same figures as a table; `.xlsx` downloads it. The figures are read from the statistics
 tables (repository/statistics.py; the job `portal statistics` fills them) and published through
 domain/suppression.py: a count below 5 shows as "färre än 5", and so does any cell a total would give away.
+
+The staff statistics (`/statistik/verksamhet`, then `/statistik/verksamhet/<enhet|vardgivare>/<HSA-id>/<report>`)
+need a SITHS login (`/inloggning/siths?tjanst=statistik`, or a Rehabstöd login) and are for the scopes
+`access.statistics_scopes` gives from the HSA directory, asked again on every request: a unit with an active
+commission with purpose "Statistik" (with its sub-units), or a care provider by the system role
+INTYG;Statistik-<provider>. Any other scope is a 404; a staff member with none gets a page that says why (403).
 
 No PDL record is written anywhere here: the statistics show no patient (domain.md: "Statistics views are not
 logged"), only counts of de-identified case-months.
@@ -13,10 +20,13 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from flask import Blueprint, abort, current_app, render_template, request
+from flask import Blueprint, abort, current_app, render_template, request, url_for
 from flask_babel import gettext as _
+from flask_login import current_user
 
 from .. import db
+from ..auth.guards import statistics_staff_required
+from ..domain import access
 from ..domain import statistics as st
 from ..i18n import current_language
 from ..render import page_or_fragment
@@ -45,22 +55,104 @@ def _report_or_404(report_id: str) -> st.Report:
     return rep
 
 
-def _built(rep: st.Report):
+def _built(rep: st.Report, scope: store.Scope):
     filters, errors = st.parse_filters(request.args.to_dict(flat=False), _today())
-    built = tables.build(db.session(), rep, NATION, filters, current_language(),
+    built = tables.build(db.session(), rep, scope, filters, current_language(),
                          current_app.extensions["certificate_types"])
     return filters, errors, built
 
 
+def _page(rep: st.Report, scope: store.Scope, scope_name: str, href):
+    filters, errors, built = _built(rep, scope)
+    body = page_or_fragment("statistics/report.html", "report", rep=rep, reports=st.REPORTS, filters=filters,
+                            errors=errors, built=built, scope_name=scope_name,
+                            month_choices=_month_choices(), last_run=store.last_run(db.session()),
+                            xlsx_url=_with_query(href(rep.id, xlsx=True)), report_href=href,
+                            suppression_note=tables.NOTE(), **_filter_choices())
+    return body, 400 if errors else 200
+
+
+def _xlsx(rep: st.Report, scope: store.Scope, scope_name: str, stem: str):
+    from .. import export
+
+    filters, errors, built = _built(rep, scope)
+    if errors:
+        abort(400)
+    table = tables.as_export(built, rep, filters, current_language(), scope_name,
+                             current_app.extensions["clock"].now())
+    response = current_app.response_class(export.to_xlsx(table), mimetype=XLSX)
+    response.headers["Content-Disposition"] = (
+        f'attachment; filename="intygsstatistik-{stem}-{rep.id}-{filters.first:%Y-%m}-{filters.last:%Y-%m}.xlsx"')
+    return response
+
+
+def _national_href(report_id: str, xlsx: bool = False) -> str:
+    return url_for("statistics.national_xlsx" if xlsx else "statistics.national", report_id=report_id)
+
+
 @bp.get("/nationell/<report_id>")
 def national(report_id: str):
+    return _page(_report_or_404(report_id), NATION, _("Hela landet"), _national_href)
+
+
+@bp.get("/nationell/<report_id>.xlsx")
+def national_xlsx(report_id: str):
+    return _xlsx(_report_or_404(report_id), NATION, _("Hela landet"), "nationell")
+
+
+# --- the staff statistics ----------------------------------------------------------------------------------------
+
+def _my_scopes() -> list[access.StatisticsScope]:
+    """The signed-in staff member's statistics scopes, from the HSA directory now."""
+    from ..adapters.hsa import lookup, provider_names
+
+    info = lookup(db.session(), current_user.hsa_id)
+    return access.statistics_scopes(info, _today(), provider_names(db.session()))
+
+
+def _scope(kind: str, scope_id: str) -> tuple[access.StatisticsScope, store.Scope]:
+    """One of the user's scopes, as the store's filter, or 404."""
+    chosen = next((s for s in _my_scopes() if s.kind == kind and s.id == scope_id), None)
+    if chosen is None:
+        abort(404)
+    if chosen.kind == access.PROVIDER_SCOPE:
+        return chosen, store.Scope(provider_id=chosen.id)
+    return chosen, store.Scope(unit_ids=tuple(store.unit_and_subunits(db.session(), chosen.id)))
+
+
+@bp.get("/verksamhet")
+@statistics_staff_required
+def staff_start():
+    scopes = _my_scopes()
+    if not scopes:
+        return render_template("statistics/no_access.html"), 403
+    return render_template("statistics/staff.html", scopes=scopes, reports=st.REPORTS)
+
+
+@bp.get("/verksamhet/<kind>/<scope_id>/<report_id>")
+@statistics_staff_required
+def staff_report(kind: str, scope_id: str, report_id: str):
     rep = _report_or_404(report_id)
-    filters, errors, built = _built(rep)
-    body = page_or_fragment("statistics/report.html", "report", rep=rep, reports=st.REPORTS, filters=filters,
-                            errors=errors, built=built, scope_name=_("Hela landet"),
-                            month_choices=_month_choices(), last_run=store.last_run(db.session()),
-                            xlsx_url=_xlsx_url(report_id), suppression_note=tables.NOTE(), **_filter_choices())
-    return body, 400 if errors else 200
+    chosen, scope = _scope(kind, scope_id)
+
+    def href(rid: str, xlsx: bool = False) -> str:
+        return url_for("statistics.staff_xlsx" if xlsx else "statistics.staff_report", kind=kind, scope_id=scope_id,
+                       report_id=rid)
+
+    return _page(rep, scope, chosen.name, href)
+
+
+@bp.get("/verksamhet/<kind>/<scope_id>/<report_id>.xlsx")
+@statistics_staff_required
+def staff_xlsx(kind: str, scope_id: str, report_id: str):
+    rep = _report_or_404(report_id)
+    chosen, scope = _scope(kind, scope_id)
+    return _xlsx(rep, scope, chosen.name, kind)
+
+
+def _with_query(url: str) -> str:
+    query = request.query_string.decode("ascii", "replace")
+    return url + (f"?{query}" if query else "")
 
 
 def _filter_choices() -> dict:
@@ -71,36 +163,12 @@ def _filter_choices() -> dict:
             "age_groups": st.AGE_GROUPS, "degrees": st.DEGREES}
 
 
-def _xlsx_url(report_id: str) -> str:
-    from flask import url_for
-
-    query = request.query_string.decode("ascii", "replace")
-    return url_for("statistics.national_xlsx", report_id=report_id) + (f"?{query}" if query else "")
-
-
 def _month_choices() -> list[tuple[str, str]]:
     """The months a period can start or end in (the last MAX_MONTHS + 12: a year earlier can be compared)."""
     from ..i18n import month_name
 
     found = st.last_months(_today(), st.MAX_MONTHS + 12)
     return [(m.strftime("%Y-%m"), month_name(m)) for m in reversed(found)]
-
-
-@bp.get("/nationell/<report_id>.xlsx")
-def national_xlsx(report_id: str):
-    from .. import export
-
-    rep = _report_or_404(report_id)
-    filters, errors, built = _built(rep)
-    if errors:
-        abort(400)
-    table = tables.as_export(built, rep, filters, current_language(), _("Hela landet"),
-                             current_app.extensions["clock"].now())
-    data = export.to_xlsx(table)
-    response = current_app.response_class(data, mimetype=XLSX)
-    response.headers["Content-Disposition"] = (
-        f'attachment; filename="intygsstatistik-{rep.id}-{filters.first:%Y-%m}-{filters.last:%Y-%m}.xlsx"')
-    return response
 
 
 def init_app(app) -> None:

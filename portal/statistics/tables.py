@@ -130,6 +130,10 @@ def build(session, rep: st.Report, scope: store.Scope, filters: st.Filters, lang
             r.label = f"{ctype.name.get(lang)} ({r.key})" if ctype else r.key
         return Built(columns, Published(months, [], [], [], 0), ratios=ratios,
                      suppressed_any=any(not isinstance(r.count, int) or not isinstance(r.of, int) for r in ratios))
+    chosen = {"chapter": filters.chapters, "age_group": filters.age_groups,
+              "degree": tuple(str(d) for d in filters.degrees)}.get(rep.by or "", ())
+    if chosen:  # a report split by what the filter limits: only the chosen columns (the others are not zeros)
+        columns = [(k, label) for k, label in columns if k in chosen]
     keys = [k for k, _label in columns]
     table = publish(months, keys, _matrix(_counts(session, rep, scope, filters, months[0], months[-1]), months, keys))
     previous = None
@@ -141,7 +145,7 @@ def build(session, rep: st.Report, scope: store.Scope, filters: st.Filters, lang
     built.suppressed_any = _any_suppressed(table) or (previous is not None and _any_suppressed(previous))
     built.chart_months = _month_chart(table, previous)
     built.chart_categories = charts.bar_chart(
-        [(k, label, _bar(table.category_totals[i])) for i, (k, label) in enumerate(columns)], wrap=40)
+        [(k, label, _bar(table.category_totals[i])) for i, (k, label) in enumerate(columns)])
     return built
 
 
@@ -159,9 +163,10 @@ def _month_chart(table: Published, previous: Published | None) -> charts.BarChar
     for i, month in enumerate(table.months):
         items.append((month.isoformat(), month_name(month), _bar(table.month_totals[i])))
         if previous is not None:
-            items.append((previous.months[i].isoformat(), month_name(previous.months[i]),
+            items.append((previous.months[i].isoformat() + "-earlier",
+                          _("%(month)s (ett år tidigare)", month=month_name(previous.months[i])),
                           _bar(previous.month_totals[i])))
-    return charts.bar_chart(items, wrap=30)
+    return charts.bar_chart(items, wrap=30, to_largest=True)
 
 
 def figure_text(value: Figure) -> str:

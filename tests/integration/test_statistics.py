@@ -283,3 +283,83 @@ def test_the_filters_live_in_the_url_and_htmx_gets_the_report_alone(client, demo
     assert earlier[0][0] == "januari 2025"
     fragment = client.get(url, headers={"HX-Request": "true"}).get_data(as_text=True)
     assert fragment.lstrip().startswith('<div id="report"') and "<html" not in fragment
+
+
+# --- the staff statistics ---------------------------------------------------------------------------------------
+
+def _staff(client, app, local_id: str, role: str | None = None, unit: str | None = None):
+    from conftest import session_login
+    from portal.domain import demo as demo_data
+
+    session_login(client, app, "staff", demo_data.hsa(local_id), unit_id=demo_data.hsa(unit) if unit else None,
+                  role=role, name=local_id)
+    return client
+
+
+def test_the_staff_statistics_need_a_siths_login(client, demo):
+    response = client.get("/statistik/verksamhet")
+    assert response.status_code == 302 and "/inloggning/siths?tjanst=statistik" in response.headers["Location"]
+
+
+def test_a_unit_statistician_sees_the_unit_and_its_subunits_and_nothing_else(client, demo):
+    from portal.domain import demo as demo_data
+
+    _staff(client, demo, "T001", role="STATISTIK")
+    start = client.get("/statistik/verksamhet").get_data(as_text=True)
+    ve10 = demo_data.hsa("VE10")
+    assert f"/statistik/verksamhet/enhet/{ve10}/sjukfall" in start and "Vårdcentralen Norrby" in start
+    assert "/statistik/verksamhet/vardgivare/" not in start
+    page = client.get(f"/statistik/verksamhet/enhet/{ve10}/sjukfall")
+    assert page.status_code == 200
+    heads, rows = _table(page.get_data(as_text=True))
+    with db.new_session(demo) as s:
+        units = store.unit_and_subunits(s, ve10)
+        counts = store.case_counts(s, store.Scope(unit_ids=tuple(units)), MONTHS[0], MONTHS[-1], "all")
+    assert demo_data.hsa("VE11") in units
+    total = _value(rows[-1][-1])
+    assert total is None or total == sum(counts.values())
+    for other in (f"/statistik/verksamhet/enhet/{demo_data.hsa('VE20')}/sjukfall",
+                  f"/statistik/verksamhet/vardgivare/{demo_data.hsa('VG1')}/sjukfall",
+                  f"/statistik/verksamhet/enhet/{demo_data.hsa('VE20')}/sjukfall.xlsx"):
+        assert client.get(other).status_code == 404
+    assert client.get(f"/statistik/verksamhet/enhet/{ve10}/sjukfall.xlsx").data[:2] == b"PK"
+
+
+def test_a_provider_statistician_sees_the_whole_provider(client, demo):
+    from portal.domain import demo as demo_data
+
+    _staff(client, demo, "T002", role="STATISTIK")
+    vg1 = demo_data.hsa("VG1")
+    page = client.get(f"/statistik/verksamhet/vardgivare/{vg1}/aldersgrupp")
+    assert page.status_code == 200 and "Region Demoland" in page.get_data(as_text=True)
+    assert client.get(f"/statistik/verksamhet/vardgivare/{demo_data.hsa('VG2')}/aldersgrupp").status_code == 404
+
+
+def test_staff_without_a_statistics_commission_get_a_clear_refusal(client, demo):
+    _staff(client, demo, "R001", role="REHABKOORDINATOR", unit="VE10")
+    response = client.get("/statistik/verksamhet")
+    assert response.status_code == 403
+    assert "Du har inte behörighet till verksamhetsstatistik" in response.get_data(as_text=True)
+
+
+def test_a_citizen_is_in_the_wrong_area(client, demo):
+    from conftest import session_login
+
+    session_login(client, demo, "citizen", "198503149828", name="Tolva")
+    assert client.get("/statistik/verksamhet").status_code == 403
+
+
+def test_the_statistics_login_through_the_broker(live_server):
+    """A real login (the test broker, authorization code with PKCE) to the staff statistics, and a refusal."""
+    from conftest import PortalBrowser
+    from portal.domain import demo as demo_data
+
+    web = PortalBrowser(live_server.url)
+    landed = web.choose(web.start_login("siths?tjanst=statistik"), demo_data.hsa("T001"))
+    assert "/statistik/verksamhet" in landed.url and "Vårdcentralen Norrby" in landed.text
+    # a Rehabstöd login as the same person is refused: no "Vård och behandling" commission
+    rehab = PortalBrowser(live_server.url)
+    assert rehab.choose(rehab.start_login("siths"), demo_data.hsa("T001")).status_code == 403
+    other = PortalBrowser(live_server.url)
+    refused = other.choose(other.start_login("siths?tjanst=statistik"), demo_data.hsa("L002"))
+    assert refused.status_code == 403 and "Du har inte behörighet till verksamhetsstatistik" in refused.text
