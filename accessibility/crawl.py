@@ -176,11 +176,15 @@ EXAMPLES: dict[str, Callable[[Flask], list[tuple[dict, str | None]]]] = {
           "report_id": "sjukfall"}, "statistician"),
         ({"kind": "vardgivare", "scope_id": __import__("portal.domain.demo", fromlist=["hsa"]).hsa("VG1"),
           "report_id": "komplettering"}, "statistician"),
+        ({"kind": "vardgivare", "scope_id": __import__("portal.domain.demo", fromlist=["hsa"]).hsa("VG1"),
+          "report_id": "enheter"}, "statistician"),
+        ({"kind": "enhet", "scope_id": __import__("portal.domain.demo", fromlist=["hsa"]).hsa("VE10"),
+          "report_id": "inflode-utflode", "jamfor": "1"}, "unit_statistician"),
         ({"kind": "enhet", "scope_id": __import__("portal.domain.demo", fromlist=["hsa"]).hsa("VE10"),
           "report_id": "diagnoskapitel", "jamfor": "1"}, "unit_statistician")],
     # every report, and the first with the comparison a year earlier and a filter
-    "statistics.national": lambda app: [({"report_id": r}, None) for r in __import__(
-        "portal.domain.statistics", fromlist=["REPORT_IDS"]).REPORT_IDS] + [
+    "statistics.national": lambda app: [({"report_id": r.id}, None) for r in __import__(
+        "portal.domain.statistics", fromlist=["REPORTS"]).REPORTS if not r.staff_only] + [
         ({"report_id": "diagnoskapitel", "jamfor": "1", "grad": "100"}, None)],
     "citizen.share": _citizen_shareable,
     "citizen.share_detail": _share_details,

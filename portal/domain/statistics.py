@@ -198,16 +198,29 @@ SUBJECT_LABELS = {"AVSTMN": ("Avstämningsmöte", "Reconciliation meeting"), "KO
 GENDER_LABELS = {"F": ("Kvinnor", "Women"), "M": ("Män", "Men")}
 
 
+FLOWS = "flows"
+FLOW_LABELS = {"started": ("Helt nya sjukfall", "Wholly new cases"),
+               "arrived": ("Började på en annan enhet", "Began on another unit"),
+               "ended": ("Avslutade sjukfall", "Ended cases")}
+
+
 @dataclass(frozen=True)
 class Report:
-    """One report: its id (the URL's), where its counts come from (CASES: the case-months; CERTIFICATES,
-    QUESTIONS, KOMPLETTERING: the monthly counts) and for CASES the column it is split by."""
+    """One report: its id (the URL's), where its counts come from (CASES: the case-months; FLOWS: the case-months'
+    flags; CERTIFICATES, QUESTIONS, KOMPLETTERING: the monthly counts), for CASES the column it is split by, and
+    whether it is only for the staff statistics (split by the scope's own units)."""
 
     id: str
     source: str
     by: str | None
     title: tuple[str, str]  # sv, en
     split: tuple[str, str]  # what the columns are, sv, en
+    staff_only: bool = False
+
+    @property
+    def has_month_totals(self) -> bool:
+        """A month's columns add up to something (not for the flows: a case can start and end in one month)."""
+        return self.source != FLOWS
 
 
 REPORTS: tuple[Report, ...] = (
@@ -222,6 +235,10 @@ REPORTS: tuple[Report, ...] = (
     Report("sjukskrivningslangd", CASES, "length_bucket", ("Sjukfall per sjukskrivningslängd",
                                                            "Sick-leave cases by length"),
            ("Sjukskrivningslängd", "Length")),
+    Report("inflode-utflode", FLOWS, None, ("Nya och avslutade sjukfall", "New and ended sick-leave cases"),
+           ("Sjukfall", "Cases")),
+    Report("enheter", CASES, "unit_id", ("Sjukfall per vårdenhet", "Sick-leave cases by care unit"),
+           ("Vårdenhet", "Care unit"), staff_only=True),
     Report("intygstyp", CERTIFICATES, None, ("Utfärdade intyg per månad och typ",
                                              "Certificates issued per month by type"),
            ("Intygstyp", "Certificate type")),
@@ -239,9 +256,14 @@ def report(report_id: str) -> Report | None:
     return next((r for r in REPORTS if r.id == report_id), None)
 
 
-def categories(rep: Report, lang: str, type_codes: Sequence[str] = ()) -> list[tuple[str, str]]:
-    """The report's columns in order: (key, label in `lang`)."""
+def categories(rep: Report, lang: str, type_codes: Sequence[str] = (),
+               units: Sequence[tuple[str, str]] = ()) -> list[tuple[str, str]]:
+    """The report's columns in order: (key, label in `lang`); `units` (id, name) for the split by unit."""
     en = lang == "en"
+    if rep.source == FLOWS:
+        return [(k, v[en]) for k, v in FLOW_LABELS.items()]
+    if rep.source == CASES and rep.by == "unit_id":
+        return list(units)
     if rep.source == CASES:
         if rep.by == "gender":
             return [(g, GENDER_LABELS[g][en]) for g in GENDERS]

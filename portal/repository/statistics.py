@@ -257,3 +257,17 @@ def unit_and_subunits(session: Session, unit_id: str) -> list[str]:
     from ..models import CareUnit
 
     return [unit_id] + sorted(session.scalars(select(CareUnit.hsa_id).where(CareUnit.parent_id == unit_id)))
+
+
+def scope_units(session: Session, scope: Scope) -> list[tuple[str, str]]:
+    """The scope's care units (id, name), in name order: a provider's units, or a unit and its sub-units."""
+    from ..models import CareUnit
+
+    query = select(CareUnit.hsa_id, CareUnit.name)
+    if scope.unit_ids:
+        query = query.where(CareUnit.hsa_id.in_(scope.unit_ids))
+    elif scope.provider_id:
+        query = query.where(CareUnit.provider_id == scope.provider_id)
+    else:
+        return []
+    return sorted(((u, n) for u, n in session.execute(query)), key=lambda r: (r[1], r[0]))

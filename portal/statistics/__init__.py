@@ -45,14 +45,18 @@ def _today() -> date:
 @bp.get("/")
 def index():
     with_run = store.last_run(db.session())
-    return render_template("statistics/index.html", reports=st.REPORTS, last_run=with_run)
+    return render_template("statistics/index.html", reports=_reports(False), last_run=with_run)
 
 
-def _report_or_404(report_id: str) -> st.Report:
+def _report_or_404(report_id: str, staff: bool = False) -> st.Report:
     rep = st.report(report_id)
-    if rep is None:
+    if rep is None or (rep.staff_only and not staff):
         abort(404)
     return rep
+
+
+def _reports(staff: bool) -> list[st.Report]:
+    return [r for r in st.REPORTS if staff or not r.staff_only]
 
 
 def _built(rep: st.Report, scope: store.Scope):
@@ -62,9 +66,9 @@ def _built(rep: st.Report, scope: store.Scope):
     return filters, errors, built
 
 
-def _page(rep: st.Report, scope: store.Scope, scope_name: str, href):
+def _page(rep: st.Report, scope: store.Scope, scope_name: str, href, staff: bool = False):
     filters, errors, built = _built(rep, scope)
-    body = page_or_fragment("statistics/report.html", "report", rep=rep, reports=st.REPORTS, filters=filters,
+    body = page_or_fragment("statistics/report.html", "report", rep=rep, reports=_reports(staff), filters=filters,
                             errors=errors, built=built, scope_name=scope_name,
                             month_choices=_month_choices(), last_run=store.last_run(db.session()),
                             xlsx_url=_with_query(href(rep.id, xlsx=True)), report_href=href,
@@ -126,26 +130,26 @@ def staff_start():
     scopes = _my_scopes()
     if not scopes:
         return render_template("statistics/no_access.html"), 403
-    return render_template("statistics/staff.html", scopes=scopes, reports=st.REPORTS)
+    return render_template("statistics/staff.html", scopes=scopes, reports=_reports(True))
 
 
 @bp.get("/verksamhet/<kind>/<scope_id>/<report_id>")
 @statistics_staff_required
 def staff_report(kind: str, scope_id: str, report_id: str):
-    rep = _report_or_404(report_id)
+    rep = _report_or_404(report_id, staff=True)
     chosen, scope = _scope(kind, scope_id)
 
     def href(rid: str, xlsx: bool = False) -> str:
         return url_for("statistics.staff_xlsx" if xlsx else "statistics.staff_report", kind=kind, scope_id=scope_id,
                        report_id=rid)
 
-    return _page(rep, scope, chosen.name, href)
+    return _page(rep, scope, chosen.name, href, staff=True)
 
 
 @bp.get("/verksamhet/<kind>/<scope_id>/<report_id>.xlsx")
 @statistics_staff_required
 def staff_xlsx(kind: str, scope_id: str, report_id: str):
-    rep = _report_or_404(report_id)
+    rep = _report_or_404(report_id, staff=True)
     chosen, scope = _scope(kind, scope_id)
     return _xlsx(rep, scope, chosen.name, kind)
 

@@ -30,9 +30,9 @@ class Published:
 
     months: list[date]
     cells: list[list[Figure]]  # [month][category]
-    month_totals: list[Figure]
+    month_totals: list[Figure] | None  # None: a month's figures do not add up (the flows)
     category_totals: list[Figure]
-    total: Figure
+    total: Figure | None
 
 
 @dataclass
@@ -70,16 +70,18 @@ def _published(table, marked) -> Any:
     return figure
 
 
-def publish(months: list[date], keys: list[str], matrix: list[list[int]]) -> Published:
-    """The table with its month totals, category totals and total, through the suppression rules."""
+def publish(months: list[date], keys: list[str], matrix: list[list[int]], month_totals: bool = True) -> Published:
+    """The table with its category totals (and month totals and the total when a month's figures add up),
+    through the suppression rules."""
     from ..domain import suppression as sp
 
     rows = [m.isoformat() for m in months]
-    table = sp.CountTable(rows=rows, columns=keys, counts=matrix, row_totals=True, column_totals=True,
-                          grand_total=True)
+    table = sp.CountTable(rows=rows, columns=keys, counts=matrix, row_totals=month_totals, column_totals=True,
+                          grand_total=month_totals)
     figure = _published(table, sp.suppress(table, marked_apart=True))
-    return Published(months, [[figure(r, k) for k in keys] for r in rows], [figure(r, sp.TOTAL) for r in rows],
-                     [figure(sp.TOTAL, k) for k in keys], figure(sp.TOTAL, sp.TOTAL))
+    return Published(months, [[figure(r, k) for k in keys] for r in rows],
+                     [figure(r, sp.TOTAL) for r in rows] if month_totals else None,
+                     [figure(sp.TOTAL, k) for k in keys], figure(sp.TOTAL, sp.TOTAL) if month_totals else None)
 
 
 def _matrix(counts: dict[tuple[date, str], int], months: list[date], keys: list[str]) -> list[list[int]]:
@@ -90,6 +92,13 @@ def _counts(session, rep: st.Report, scope: store.Scope, filters: st.Filters, fi
             last: date) -> dict[tuple[date, str], int]:
     if rep.source == st.CASES:
         return store.case_counts(session, scope, first, last, rep.by or "all", filters.where())
+    if rep.source == st.FLOWS:
+        out: dict[tuple[date, str], int] = {}
+        for flag in st.FLOW_LABELS:
+            for (month, _all), n in store.case_counts(session, scope, first, last, "all", filters.where(),
+                                                      flag=flag).items():
+                out[(month, flag)] = n
+        return out
     if rep.source == st.QUESTIONS:
         return store.question_counts(session, scope, first, last)
     return {k: n for k, (n, _k) in store.certificate_counts(session, scope, first, last).items()}
@@ -122,7 +131,8 @@ def _ratios(session, scope: store.Scope, filters: st.Filters, codes: list[str]) 
 def build(session, rep: st.Report, scope: store.Scope, filters: st.Filters, lang: str, registry) -> Built:
     months = filters.months
     codes = list(registry.codes()) if rep.source in (st.CERTIFICATES, st.KOMPLETTERING) else []
-    columns = st.categories(rep, lang, codes)
+    units = store.scope_units(session, scope) if rep.by == "unit_id" else []
+    columns = st.categories(rep, lang, codes, units)
     if rep.source == st.KOMPLETTERING:
         ratios = _ratios(session, scope, filters, codes)
         for r in ratios:
@@ -135,15 +145,16 @@ def build(session, rep: st.Report, scope: store.Scope, filters: st.Filters, lang
     if chosen:  # a report split by what the filter limits: only the chosen columns (the others are not zeros)
         columns = [(k, label) for k, label in columns if k in chosen]
     keys = [k for k, _label in columns]
-    table = publish(months, keys, _matrix(_counts(session, rep, scope, filters, months[0], months[-1]), months, keys))
+    table = publish(months, keys, _matrix(_counts(session, rep, scope, filters, months[0], months[-1]), months, keys),
+                    rep.has_month_totals)
     previous = None
     if filters.compare:
         earlier = [st.year_earlier(m) for m in months]
         counts = _counts(session, rep, scope, filters, earlier[0], earlier[-1])
-        previous = publish(earlier, keys, _matrix(counts, earlier, keys))
+        previous = publish(earlier, keys, _matrix(counts, earlier, keys), rep.has_month_totals)
     built = Built(columns, table, previous)
     built.suppressed_any = _any_suppressed(table) or (previous is not None and _any_suppressed(previous))
-    built.chart_months = _month_chart(table, previous)
+    built.chart_months = _month_chart(table, previous) if rep.has_month_totals else None
     built.chart_categories = charts.bar_chart(
         [(k, label, _bar(table.category_totals[i])) for i, (k, label) in enumerate(columns)])
     return built
@@ -154,15 +165,16 @@ def _bar(value: Figure) -> int:
 
 
 def _any_suppressed(p: Published) -> bool:
-    figures = [v for row in p.cells for v in row] + p.month_totals + p.category_totals + [p.total]
+    figures = [v for row in p.cells for v in row] + (p.month_totals or []) + p.category_totals + [p.total or 0]
     return any(not isinstance(v, int) for v in figures)
 
 
 def _month_chart(table: Published, previous: Published | None) -> charts.BarChart:
     items: list[tuple[str, str, int]] = []
+    assert table.month_totals is not None
     for i, month in enumerate(table.months):
         items.append((month.isoformat(), month_name(month), _bar(table.month_totals[i])))
-        if previous is not None:
+        if previous is not None and previous.month_totals is not None:
             items.append((previous.months[i].isoformat() + "-earlier",
                           _("%(month)s (ett år tidigare)", month=month_name(previous.months[i])),
                           _bar(previous.month_totals[i])))
@@ -194,16 +206,18 @@ def as_export(built: Built, rep: st.Report, filters: st.Filters, lang: str, scop
         rows = [[r.label, _cell(r.of), _cell(r.count),
                  figure_text(HIDDEN) if r.share is None else f"{r.share * 100:.1f}"] for r in built.ratios]
     else:
+        totals = rep.has_month_totals
         columns = [export.Column("month", _("Månad"))] + [
-            export.Column(k, label, export.NUMBER) for k, label in built.columns] + [
-            export.Column("total", _("Totalt"), export.NUMBER)]
+            export.Column(k, label, export.NUMBER) for k, label in built.columns] + (
+            [export.Column("total", _("Totalt"), export.NUMBER)] if totals else [])
         rows = []
         for p in [built.table] + ([built.previous] if built.previous else []):
             for i, month in enumerate(p.months):
-                rows.append([month_name(month)] + [_cell(v) for v in p.cells[i]] + [_cell(p.month_totals[i])])
+                rows.append([month_name(month)] + [_cell(v) for v in p.cells[i]]
+                            + ([_cell(p.month_totals[i])] if p.month_totals is not None else []))
             span = _("%(first)s – %(last)s", first=month_name(p.months[0]), last=month_name(p.months[-1]))
             rows.append([_("Totalt %(period)s", period=span)] + [_cell(v) for v in p.category_totals]
-                        + [_cell(p.total)])
+                        + ([_cell(p.total)] if p.total is not None else []))
     return export.Table(title=title, unit_name=scope_name, printed_at=now, printed_by="Intygsstatistik",
                         count_text=period, columns=columns, rows=rows, extra_text=[NOTE()])
 

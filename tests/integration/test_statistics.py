@@ -70,6 +70,7 @@ def independent_cases(app) -> dict[date, list[dict]]:
                 deciding = max(active, key=lambda u: (u[3], u[4]))
                 degree = next(p[2] for p in deciding[5] if p[0] <= day <= p[1])
                 out[month].append({"gender": "M" if int(pnr[-2]) % 2 else "F", "unit": deciding[2],
+                                   "started": min(days) >= month, "ended": max(days) <= month_end(month),
                                    "chapter": diagnosis.chapter_of(deciding[6].upper().replace(".", "")),
                                    "degree": degree, "length": len([d for d in days if d <= day])})
     return out
@@ -222,7 +223,7 @@ def test_the_public_report_needs_no_login_writes_no_pdl_and_shows_the_counts(dem
         assert s.scalar(select(func.count()).select_from(PdlRecord)) == 0
 
 
-@pytest.mark.parametrize("report_id", st.REPORT_IDS)
+@pytest.mark.parametrize("report_id", [r.id for r in st.REPORTS if not r.staff_only])
 @pytest.mark.parametrize("lang", ["sv", "en"])
 def test_every_report_opens_in_both_languages_and_downloads_as_excel(demo, client, report_id, lang):
     client.set_cookie("lang", lang)
@@ -363,3 +364,43 @@ def test_the_statistics_login_through_the_broker(live_server):
     other = PortalBrowser(live_server.url)
     refused = other.choose(other.start_login("siths?tjanst=statistik"), demo_data.hsa("L002"))
     assert refused.status_code == 403 and "Du har inte behörighet till verksamhetsstatistik" in refused.text
+
+
+def month_end(month: date) -> date:
+    return (month.replace(day=28) + timedelta(days=4)).replace(day=1) - timedelta(days=1)
+
+
+def test_new_and_ended_cases_equal_an_independent_count(demo, client):
+    expected = independent_cases(demo)
+    with db.new_session(demo) as s:
+        started = store.case_counts(s, store.Scope(), MONTHS[0], MONTHS[-1], "all", flag="started")
+        ended = store.case_counts(s, store.Scope(), MONTHS[0], MONTHS[-1], "all", flag="ended")
+    assert sum(started.values()) > 20 and sum(ended.values()) > 20
+    for month in MONTHS:
+        cases = expected.get(month, [])
+        assert started.get((month, "all"), 0) == sum(1 for c in cases if c["started"]), month
+        assert ended.get((month, "all"), 0) == sum(1 for c in cases if c["ended"]), month
+    html = client.get("/statistik/nationell/inflode-utflode").get_data(as_text=True)
+    heads, rows = _table(html)
+    assert heads == ["Månad", "Helt nya sjukfall", "Började på en annan enhet", "Avslutade sjukfall"]
+    for month, row in zip(MONTHS, rows, strict=False):
+        new = _value(row[1])
+        assert new is None or new == started.get((month, "all"), 0)
+
+
+def test_a_provider_sees_its_cases_by_unit_and_the_nation_does_not(demo, client):
+    from portal.domain import demo as demo_data
+
+    assert client.get("/statistik/nationell/enheter").status_code == 404
+    _staff(client, demo, "T002", role="STATISTIK")
+    html = client.get(f"/statistik/verksamhet/vardgivare/{demo_data.hsa('VG1')}/enheter").get_data(as_text=True)
+    heads, rows = _table(html)
+    assert "Vårdcentralen Norrby" in heads and "Ortopedkliniken Demostad" in heads
+    assert "Exempelkliniken City" not in heads  # another provider's unit
+    expected = independent_cases(demo)
+    ve10 = demo_data.hsa("VE10")
+    column = heads.index("Vårdcentralen Norrby")
+    for month, row in zip(MONTHS, rows, strict=False):
+        value = _value(row[column])
+        true = sum(1 for c in expected.get(month, []) if c["unit"] == ve10)
+        assert value is None or value == true
