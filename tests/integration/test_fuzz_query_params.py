@@ -166,7 +166,8 @@ def _world(app) -> dict[str, str]:
 #: a URL parameter's plausible value, by name (or by endpoint and name); "token" is minted per login
 URL_VALUES: dict[str, str] = {
     "broker": "bankid", "idp": "bankid", "recipient": "FK", "code": "sv", "variant": "full",
-    "filename": "css/portal.css", "share_id": "1", "report_id": "sjukfall",
+    "filename": "css/portal.css", "share_id": "1", "report_id": "sjukfall", "kind": "enhet",
+    "scope_id": demo_data.hsa("VE10"),
 }
 URL_VALUES_BY_ENDPOINT: dict[tuple[str, str], str] = {
     ("main.certificate_type", "code"): "FK7804",
