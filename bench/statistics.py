@@ -27,8 +27,41 @@ def job(app) -> None:
     print(f"full run: {result.patients} patients, {result.case_months} case-months, {result.seconds:.1f} s")
     with db.new_session(app) as s:
         result = store.run(s, registry, key, NOW)
-    print(f"incremental run right after (changes of the last minutes taken in again): {result.kind}, "
-          f"{result.patients} patients, {result.seconds:.1f} s")
+    print(f"incremental run with nothing new: {result.kind}, {result.patients} patients, {result.seconds:.1f} s")
+    new_day(app)
+    with db.new_session(app) as s:
+        result = store.run(s, registry, key, NOW)
+    print(f"incremental run after a day's intake of {DAY} certificates: {result.kind}, {result.patients} patients, "
+          f"{result.case_months} case-months, {result.seconds:.1f} s")
+
+
+DAY = 3000  # certificates a day: about a million a year
+
+
+def new_day(app) -> None:
+    """A day's intake: new patients with an ongoing FK7804 each (through the intake, as the API does)."""
+    from datetime import timedelta
+
+    from sqlalchemy import func, select
+
+    from portal.domain import demo
+    from portal.models import Certificate, Person
+    from portal.repository import intake
+
+    with db.new_session(app) as s:
+        start = s.scalar(select(func.count()).select_from(Certificate))
+        gen = demo.Generator(app.extensions["certificate_types"], NOW.date(), seed=start, id_prefix=f"day{start}")
+        gen.used_pnr |= set(s.scalars(select(Person.personnummer)))
+    persons, certs = [], []
+    while len(certs) < DAY:
+        person = gen.person()
+        pd = demo.PatientData(person=person)
+        gen.sick_leave_chain(pd, "VE10", NOW.date() - timedelta(days=10), ongoing=True, max_certs=1)
+        persons.append(person)
+        certs += [dict(c, unit=demo.hsa(c["unit"])) for c in pd.certificates if c["type"] == "FK7804"]
+    with db.new_session(app) as s:
+        problems, _ = intake.load(s, {"persons": persons, "certificates": certs}, app.extensions["certificate_types"])
+    assert not problems, problems[:3]
 
 
 def pages(app, requests: int) -> None:

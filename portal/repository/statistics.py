@@ -2,10 +2,11 @@
 
 `run(session, registry, key, now)` brings the statistics up to date:
 - **case-months**: on the first run (or when asked, or when it cannot know what changed) every patient with a
-  sick-leave certificate is computed; afterwards only the patients whose certificates changed since the last run
-  (the `unit_changes` records every intake writes; a change with unknown patients, a gap in those records, or a
-  new statistics key means a full run). A patient's rows are replaced in one statement pair, so a report never
-  sees half a patient.
+  sick-leave certificate is computed; afterwards only the patients whose certificates changed since the last run:
+  the job keeps each care unit's data version it has taken in, and reads the `unit_changes` records (which every
+  intake writes, with the patients) between that and the current version; a change with unknown patients, a
+  version whose record is gone, or a new statistics key means a full run. A patient's rows are replaced in the
+  job's one transaction, so a report never sees half a patient.
 - **certificates and FK questions per month**: recounted whole (a GROUP BY over the store, cheap next to the
   cases).
 Valideringspersoner's certificates never count (seed 004). Only the job reads personnummer (to compute), and it
@@ -20,7 +21,7 @@ import json
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 
 from sqlalchemy import delete, func, insert, select
 from sqlalchemy.orm import Session
@@ -41,7 +42,6 @@ from ..models import (
 from .rehab import _COLS, _records
 
 BATCH = 1000
-OVERLAP = timedelta(minutes=5)  # changes recorded this close before the watermark are taken in again (idempotent)
 
 
 @dataclass
@@ -65,16 +65,29 @@ def key_fingerprint(key: bytes) -> str:
     return hashlib.sha256(b"statistics key\x00" + key).hexdigest()[:16]
 
 
-def _changed_patients(session: Session, since: datetime) -> set[str] | None:
-    """The patients whose certificates changed since then, or None when that cannot be known."""
-    oldest = session.scalar(select(func.min(UnitChange.created_at)))
-    if oldest is not None and oldest > since:  # records older than these may have been purged: a gap
-        return None
+def _unit_versions(session: Session) -> dict[str, int]:
+    from ..models import CareUnit
+
+    return {u: int(v) for u, v in session.execute(select(CareUnit.hsa_id, CareUnit.data_version)) if v}
+
+
+def _changed_patients(session: Session, taken: dict[str, int], now: dict[str, int]) -> set[str] | None:
+    """The patients whose certificates changed between the unit versions taken in and the current ones, or None when
+    that cannot be known (a change without its patients, or a version whose record is gone: purged after a week).
+    A unit's versions are handed out under its row's lock, so a version below the current one is committed."""
     out: set[str] = set()
-    for (patients,) in session.execute(select(UnitChange.patients).where(UnitChange.created_at > since - OVERLAP)):
-        if patients is None:
+    for unit_id, current in now.items():
+        before = taken.get(unit_id, 0)
+        if current <= before:
+            continue
+        rows = session.execute(select(UnitChange.version, UnitChange.patients).where(
+            UnitChange.unit_id == unit_id, UnitChange.version > before, UnitChange.version <= current)).all()
+        if len(rows) != current - before:
             return None
-        out.update(json.loads(patients))
+        for _version, patients in rows:
+            if patients is None:
+                return None
+            out.update(json.loads(patients))
     return out
 
 
@@ -160,11 +173,11 @@ def run(session: Session, registry: ct.Registry, key: bytes, now: datetime, *, f
     started = time.perf_counter()
     codes = sorted(registry.sick_leave_codes())
     state = _state(session)
-    watermark = session.scalar(select(func.max(UnitChange.created_at)))  # read first: later changes wait
-    since = datetime.fromisoformat(state["watermark"]) if state.get("watermark") else None
+    versions = _unit_versions(session)  # read first: what changes after this waits for the next run
+    taken = json.loads(state["versions"]) if state.get("versions") else None
     changed: set[str] | None = None
-    if not full and since is not None and state.get("key") == key_fingerprint(key):
-        changed = _changed_patients(session, since)
+    if not full and taken is not None and state.get("key") == key_fingerprint(key):
+        changed = _changed_patients(session, taken, versions)
     if changed is None:
         kind = "full"
         session.execute(delete(StatCaseMonth))
@@ -174,7 +187,7 @@ def run(session: Session, registry: ct.Registry, key: bytes, now: datetime, *, f
         patients = sorted(changed)
     rows = _compute(session, registry, key, patients, codes)
     _recount(session)
-    _set_state(session, {"watermark": (watermark or since or now).isoformat(), "key": key_fingerprint(key),
+    _set_state(session, {"versions": json.dumps(versions, sort_keys=True), "key": key_fingerprint(key),
                          "last_run": now.isoformat(), "last_kind": kind})
     session.commit()
     return RunResult(kind, len(patients), rows, time.perf_counter() - started)
