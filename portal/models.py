@@ -483,3 +483,23 @@ class StatState(Base):
     __tablename__ = "stat_state"
     key: Mapped[str] = mapped_column(String(40), primary_key=True)
     value: Mapped[str] = mapped_column(Text)
+
+
+class StatCaseCube(Base):
+    """Intygsstatistik: the case-months counted by everything a report splits or filters by (rebuilt by the job from
+    stat_case_months), so a report sums a few thousand rows instead of counting a million."""
+
+    __tablename__ = "stat_case_cube"
+    __table_args__ = (Index("ix_stat_case_cube_provider_month", "provider_id", "month"),)
+    month: Mapped[date] = mapped_column(Date, primary_key=True)
+    unit_id: Mapped[str] = mapped_column(HSA, primary_key=True)
+    gender: Mapped[str] = mapped_column(String(1), primary_key=True)
+    age_group: Mapped[str] = mapped_column(String(8), primary_key=True)
+    chapter: Mapped[str] = mapped_column(String(10), primary_key=True)
+    degree: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    length_bucket: Mapped[str] = mapped_column(String(10), primary_key=True)
+    provider_id: Mapped[str] = mapped_column(HSA)
+    cases: Mapped[int] = mapped_column(Integer)
+    started: Mapped[int] = mapped_column(Integer)
+    arrived: Mapped[int] = mapped_column(Integer)
+    ended: Mapped[int] = mapped_column(Integer)

@@ -33,6 +33,7 @@ from ..models import (
     Certificate,
     Message,
     Person,
+    StatCaseCube,
     StatCaseMonth,
     StatCertificateMonth,
     StatQuestionMonth,
@@ -127,6 +128,21 @@ def _compute(session: Session, registry: ct.Registry, key: bytes, patients: list
     return written
 
 
+_CUBE_KEYS = ("month", "unit_id", "gender", "age_group", "chapter", "degree", "length_bucket", "provider_id")
+
+
+def _rebuild_cube(session: Session) -> None:
+    """stat_case_cube from stat_case_months, whole (one INSERT … SELECT … GROUP BY in the database)."""
+    from sqlalchemy import case
+
+    keys = [getattr(StatCaseMonth, k) for k in _CUBE_KEYS]
+    flags = [func.sum(case((getattr(StatCaseMonth, f), 1), else_=0)) for f in ("started", "arrived", "ended")]
+    session.execute(delete(StatCaseCube))
+    session.execute(insert(StatCaseCube).from_select(
+        list(_CUBE_KEYS) + ["cases", "started", "arrived", "ended"],
+        select(*keys, func.count(), *flags).group_by(*keys)))
+
+
 def _month(value: datetime) -> date:
     return value.date().replace(day=1)
 
@@ -186,6 +202,8 @@ def run(session: Session, registry: ct.Registry, key: bytes, now: datetime, *, f
         kind = "incremental" if changed else "none"
         patients = sorted(changed)
     rows = _compute(session, registry, key, patients, codes)
+    if kind != "none" or session.scalar(select(func.count()).select_from(StatCaseCube)) == 0:
+        _rebuild_cube(session)
     _recount(session)
     _set_state(session, {"versions": json.dumps(versions, sort_keys=True), "key": key_fingerprint(key),
                          "last_run": now.isoformat(), "last_kind": kind})
@@ -218,21 +236,36 @@ def _scoped(query, model, scope: Scope):
 
 def case_counts(session: Session, scope: Scope, first: date, last: date, by: str,
                 where: dict[str, Iterable] | None = None, flag: str | None = None) -> dict[tuple[date, str], int]:
-    """{(month, value of `by`): cases} for the months first..last (month starts). `by` is a StatCaseMonth column
-    ("gender", "age_group", "chapter", "category", "degree", "length_bucket", "unit_id", "provider_id") or "all";
-    `where` limits columns to values; `flag` counts only rows with that flag ("started", "arrived", "ended")."""
-    column = getattr(StatCaseMonth, by) if by != "all" else None
-    cols = [StatCaseMonth.month] + ([column] if column is not None else [])
-    query = select(*cols, func.count()).where(StatCaseMonth.month >= first, StatCaseMonth.month <= last)
-    query = _scoped(query, StatCaseMonth, scope)
+    """{(month, value of `by`): cases} for the months first..last (month starts). `by` is a dimension of the cube
+    ("gender", "age_group", "chapter", "degree", "length_bucket", "unit_id", "provider_id") or "all"; `where` limits
+    dimensions to values; `flag` counts only the cases that started, arrived or ended that month."""
+    column = getattr(StatCaseCube, by) if by != "all" else None
+    cols = [StatCaseCube.month] + ([column] if column is not None else [])
+    measure = getattr(StatCaseCube, flag) if flag else StatCaseCube.cases
+    query = select(*cols, func.sum(measure)).where(StatCaseCube.month >= first, StatCaseCube.month <= last)
+    query = _scoped(query, StatCaseCube, scope)
     for name, values in (where or {}).items():
-        query = query.where(getattr(StatCaseMonth, name).in_(list(values)))
-    if flag:
-        query = query.where(getattr(StatCaseMonth, flag).is_(True))
+        query = query.where(getattr(StatCaseCube, name).in_(list(values)))
     query = query.group_by(*cols)
     out: dict[tuple[date, str], int] = {}
     for row in session.execute(query):
-        out[(row[0], str(row[1]) if column is not None else "all")] = row[-1]
+        if row[-1]:
+            out[(row[0], str(row[1]) if column is not None else "all")] = int(row[-1])
+    return out
+
+
+def flow_counts(session: Session, scope: Scope, first: date, last: date,
+                where: dict[str, Iterable] | None = None) -> dict[tuple[date, str], int]:
+    """{(month, "started" | "arrived" | "ended"): cases}, in one read."""
+    query = select(StatCaseCube.month, func.sum(StatCaseCube.started), func.sum(StatCaseCube.arrived),
+                   func.sum(StatCaseCube.ended)).where(StatCaseCube.month >= first, StatCaseCube.month <= last)
+    query = _scoped(query, StatCaseCube, scope)
+    for name, values in (where or {}).items():
+        query = query.where(getattr(StatCaseCube, name).in_(list(values)))
+    out: dict[tuple[date, str], int] = {}
+    for month, started, arrived, ended in session.execute(query.group_by(StatCaseCube.month)):
+        out.update({(month, "started"): int(started or 0), (month, "arrived"): int(arrived or 0),
+                    (month, "ended"): int(ended or 0)})
     return out
 
 

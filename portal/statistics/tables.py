@@ -93,12 +93,7 @@ def _counts(session, rep: st.Report, scope: store.Scope, filters: st.Filters, fi
     if rep.source == st.CASES:
         return store.case_counts(session, scope, first, last, rep.by or "all", filters.where())
     if rep.source == st.FLOWS:
-        out: dict[tuple[date, str], int] = {}
-        for flag in st.FLOW_LABELS:
-            for (month, _all), n in store.case_counts(session, scope, first, last, "all", filters.where(),
-                                                      flag=flag).items():
-                out[(month, flag)] = n
-        return out
+        return store.flow_counts(session, scope, first, last, filters.where())
     if rep.source == st.QUESTIONS:
         return store.question_counts(session, scope, first, last)
     return {k: n for k, (n, _k) in store.certificate_counts(session, scope, first, last).items()}
