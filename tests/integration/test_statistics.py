@@ -112,17 +112,10 @@ def test_no_personnummer_in_any_statistics_table(demo):
 
 
 def _new_patient(app, seed: int):
-    """A new person with an ongoing FK7804 sick leave on VE10, as an intake document."""
-    from portal.domain import demo as demo_data
+    """A new person with an ongoing FK7804 sick leave on VE10, as an intake document (as the cache tests make)."""
+    from tests.integration.test_rehab_cache import _new_patient as new_patient
 
-    gen = demo_data.Generator(app.extensions["certificate_types"], NOW.date(), seed=seed, id_prefix=f"stat{seed}")
-    with db.new_session(app) as s:
-        gen.used_pnr |= set(s.scalars(select(Person.personnummer)))
-    person = gen.person()
-    pd = demo_data.PatientData(person=person)
-    gen.sick_leave_chain(pd, "VE10", NOW.date() - timedelta(days=20), ongoing=True, max_certs=1)
-    certs = [dict(c, unit=demo_data.hsa(c["unit"])) for c in pd.certificates if c["type"] == "FK7804"]
-    return person, {"persons": [person], "certificates": certs}
+    return new_patient(app, seed)
 
 
 def _load(app, doc):
