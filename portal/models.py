@@ -503,3 +503,20 @@ class StatCaseCube(Base):
     started: Mapped[int] = mapped_column(Integer)
     arrived: Mapped[int] = mapped_column(Integer)
     ended: Mapped[int] = mapped_column(Integer)
+
+
+class StatNationalCube(Base):
+    """Intygsstatistik: stat_case_cube summed over the units (the national reports read it: a row per month and
+    dimension combination, not per unit as well)."""
+
+    __tablename__ = "stat_national_cube"
+    month: Mapped[date] = mapped_column(Date, primary_key=True)
+    gender: Mapped[str] = mapped_column(String(1), primary_key=True)
+    age_group: Mapped[str] = mapped_column(String(8), primary_key=True)
+    chapter: Mapped[str] = mapped_column(String(10), primary_key=True)
+    degree: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    length_bucket: Mapped[str] = mapped_column(String(10), primary_key=True)
+    cases: Mapped[int] = mapped_column(Integer)
+    started: Mapped[int] = mapped_column(Integer)
+    arrived: Mapped[int] = mapped_column(Integer)
+    ended: Mapped[int] = mapped_column(Integer)

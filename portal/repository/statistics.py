@@ -22,6 +22,7 @@ from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime
+from typing import Any
 
 from sqlalchemy import delete, func, insert, select
 from sqlalchemy.orm import Session
@@ -36,6 +37,7 @@ from ..models import (
     StatCaseCube,
     StatCaseMonth,
     StatCertificateMonth,
+    StatNationalCube,
     StatQuestionMonth,
     StatState,
     UnitChange,
@@ -129,6 +131,7 @@ def _compute(session: Session, registry: ct.Registry, key: bytes, patients: list
 
 
 _CUBE_KEYS = ("month", "unit_id", "gender", "age_group", "chapter", "degree", "length_bucket", "provider_id")
+_NATIONAL_KEYS = ("month", "gender", "age_group", "chapter", "degree", "length_bucket")
 
 
 def _rebuild_cube(session: Session) -> None:
@@ -141,6 +144,12 @@ def _rebuild_cube(session: Session) -> None:
     session.execute(insert(StatCaseCube).from_select(
         list(_CUBE_KEYS) + ["cases", "started", "arrived", "ended"],
         select(*keys, func.count(), *flags).group_by(*keys)))
+    national = [getattr(StatCaseCube, k) for k in _NATIONAL_KEYS]
+    session.execute(delete(StatNationalCube))
+    session.execute(insert(StatNationalCube).from_select(
+        list(_NATIONAL_KEYS) + ["cases", "started", "arrived", "ended"],
+        select(*national, func.sum(StatCaseCube.cases), func.sum(StatCaseCube.started),
+               func.sum(StatCaseCube.arrived), func.sum(StatCaseCube.ended)).group_by(*national)))
 
 
 def _month(value: datetime) -> date:
@@ -234,18 +243,24 @@ def _scoped(query, model, scope: Scope):
     return query
 
 
+def _cube(scope: Scope) -> Any:
+    """The national cube for the nation (a unit or provider dimension needs the one by unit)."""
+    return StatNationalCube if not scope.unit_ids and not scope.provider_id else StatCaseCube
+
+
 def case_counts(session: Session, scope: Scope, first: date, last: date, by: str,
                 where: dict[str, Iterable] | None = None, flag: str | None = None) -> dict[tuple[date, str], int]:
     """{(month, value of `by`): cases} for the months first..last (month starts). `by` is a dimension of the cube
     ("gender", "age_group", "chapter", "degree", "length_bucket", "unit_id", "provider_id") or "all"; `where` limits
     dimensions to values; `flag` counts only the cases that started, arrived or ended that month."""
-    column = getattr(StatCaseCube, by) if by != "all" else None
-    cols = [StatCaseCube.month] + ([column] if column is not None else [])
-    measure = getattr(StatCaseCube, flag) if flag else StatCaseCube.cases
-    query = select(*cols, func.sum(measure)).where(StatCaseCube.month >= first, StatCaseCube.month <= last)
-    query = _scoped(query, StatCaseCube, scope)
+    cube = _cube(scope)
+    column = getattr(cube, by) if by != "all" else None
+    cols = [cube.month] + ([column] if column is not None else [])
+    measure = getattr(cube, flag) if flag else cube.cases
+    query = select(*cols, func.sum(measure)).where(cube.month >= first, cube.month <= last)
+    query = _scoped(query, cube, scope)
     for name, values in (where or {}).items():
-        query = query.where(getattr(StatCaseCube, name).in_(list(values)))
+        query = query.where(getattr(cube, name).in_(list(values)))
     query = query.group_by(*cols)
     out: dict[tuple[date, str], int] = {}
     for row in session.execute(query):
@@ -257,13 +272,14 @@ def case_counts(session: Session, scope: Scope, first: date, last: date, by: str
 def flow_counts(session: Session, scope: Scope, first: date, last: date,
                 where: dict[str, Iterable] | None = None) -> dict[tuple[date, str], int]:
     """{(month, "started" | "arrived" | "ended"): cases}, in one read."""
-    query = select(StatCaseCube.month, func.sum(StatCaseCube.started), func.sum(StatCaseCube.arrived),
-                   func.sum(StatCaseCube.ended)).where(StatCaseCube.month >= first, StatCaseCube.month <= last)
-    query = _scoped(query, StatCaseCube, scope)
+    cube = _cube(scope)
+    query = select(cube.month, func.sum(cube.started), func.sum(cube.arrived),
+                   func.sum(cube.ended)).where(cube.month >= first, cube.month <= last)
+    query = _scoped(query, cube, scope)
     for name, values in (where or {}).items():
-        query = query.where(getattr(StatCaseCube, name).in_(list(values)))
+        query = query.where(getattr(cube, name).in_(list(values)))
     out: dict[tuple[date, str], int] = {}
-    for month, started, arrived, ended in session.execute(query.group_by(StatCaseCube.month)):
+    for month, started, arrived, ended in session.execute(query.group_by(cube.month)):
         out.update({(month, "started"): int(started or 0), (month, "arrived"): int(arrived or 0),
                     (month, "ended"): int(ended or 0)})
     return out
