@@ -23,7 +23,7 @@ import math
 import time
 from datetime import datetime, timedelta
 
-from flask import Blueprint, abort, current_app, render_template, request, session, url_for
+from flask import Blueprint, abort, current_app, redirect, render_template, request, session, url_for
 from limits import parse as parse_limit
 
 from .. import db
@@ -87,8 +87,8 @@ def _find(token: str) -> store.ShareView | tuple:
     _hit("SHARE_RATE_LIMIT_LINK", "share-link", str(found.id))
     if found.state == sharing.WITHDRAWN:
         return _gone("WITHDRAWN", 410)
-    if found.state in (sharing.EXPIRED,):
-        return _gone("EXPIRED", 410, share=found)
+    if found.state == sharing.EXPIRED:
+        return _gone("EXPIRED", 410)
     if found.state == sharing.ENDED:
         return _gone("ENDED", 410)
     if found.state == sharing.LOCKED:
@@ -137,16 +137,13 @@ def view(token: str):
     code_error = None
     attempts_left = None
     if request.method == "POST":
-        if not found.has_code:
-            return render_template("employer/view.html", share=found, step="copy", token=token,
-                                   **_copy_context(found)), 200
+        if not found.has_code:  # nothing to post: the page itself
+            return redirect(url_for("employer.view", token=token), code=303)
         expected = sharing.unseal(current_app.config["SECRET_KEY"], found.code_sealed)
         typed = request.form.get("code", "")
         if expected is not None and sharing.code_matches(expected, typed):
             _grant(found)
             # after a right code, the page itself (a GET: reloading it does not post the code again)
-            from flask import redirect
-
             return redirect(url_for("employer.view", token=token), code=303)
         attempts_left = store.record_wrong_code(db.session(), found.id, _now())
         if attempts_left == 0:
@@ -174,8 +171,6 @@ def pdf_file(token: str):
     if not isinstance(found, store.ShareView):
         return found
     if not _has_access(found):
-        from flask import redirect
-
         return redirect(url_for("employer.view", token=token), code=303)
     cert, ctype = _certificate(found)
     lang = current_language()
