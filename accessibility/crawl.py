@@ -170,22 +170,19 @@ EXAMPLES: dict[str, Callable[[Flask], list[tuple[dict, str | None]]]] = {
     "recipient_sim.index": _module_examples("portal.recipient_sim", "recipient_sim.index"),
     "rehab.question": _rehab_questions,
     "rehab.export_job": _export_jobs,
-    # a care provider's reports (system role) and a unit's (commission "Statistik"), one with a comparison
+    # the staff statistics: a care provider's split by unit (system role), a unit's new and ended cases with the
+    # comparison (commission "Statistik"); the other reports are the national pages' template with other figures
     "statistics.staff_report": lambda app: [
-        ({"kind": "vardgivare", "scope_id": __import__("portal.domain.demo", fromlist=["hsa"]).hsa("VG1"),
-          "report_id": "sjukfall"}, "statistician"),
-        ({"kind": "vardgivare", "scope_id": __import__("portal.domain.demo", fromlist=["hsa"]).hsa("VG1"),
-          "report_id": "komplettering"}, "statistician"),
         ({"kind": "vardgivare", "scope_id": __import__("portal.domain.demo", fromlist=["hsa"]).hsa("VG1"),
           "report_id": "enheter"}, "statistician"),
         ({"kind": "enhet", "scope_id": __import__("portal.domain.demo", fromlist=["hsa"]).hsa("VE10"),
-          "report_id": "inflode-utflode", "jamfor": "1"}, "unit_statistician"),
-        ({"kind": "enhet", "scope_id": __import__("portal.domain.demo", fromlist=["hsa"]).hsa("VE10"),
-          "report_id": "diagnoskapitel", "jamfor": "1"}, "unit_statistician")],
-    # every report, and the first with the comparison a year earlier and a filter
-    "statistics.national": lambda app: [({"report_id": r.id}, None) for r in __import__(
-        "portal.domain.statistics", fromlist=["REPORTS"]).REPORTS if not r.staff_only] + [
-        ({"report_id": "diagnoskapitel", "jamfor": "1", "grad": "100"}, None)],
+          "report_id": "inflode-utflode", "jamfor": "1"}, "unit_statistician")],
+    # one report of each shape (a split with totals, the chapters with a filter and the comparison, the flows
+    # without month totals, a monthly count table, the share table); the others differ only in their figures
+    "statistics.national": lambda app: [
+        ({"report_id": "sjukfall"}, None), ({"report_id": "diagnoskapitel", "jamfor": "1", "grad": "100"}, None),
+        ({"report_id": "inflode-utflode"}, None), ({"report_id": "fragor"}, None),
+        ({"report_id": "komplettering"}, None)],
     "citizen.share": _citizen_shareable,
     "citizen.share_detail": _share_details,
     "employer.view": _employer_views,
