@@ -18,7 +18,7 @@ logged"), only counts of de-identified case-months.
 """
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date
 
 from flask import Blueprint, abort, current_app, render_template, request, url_for
 from flask_babel import gettext as _
@@ -179,4 +179,4 @@ def init_app(app) -> None:
     app.register_blueprint(bp)
 
 
-__all__ = ["bp", "datetime", "init_app"]
+__all__ = ["bp", "init_app"]
