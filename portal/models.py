@@ -55,6 +55,8 @@ class CareUnit(Base):
     postal_code: Mapped[str | None] = mapped_column(String(10))
     city: Mapped[str | None] = mapped_column(String(100))
     phone: Mapped[str | None] = mapped_column(String(40))
+    # län: the county code of HSA's countyCode ("17" Värmland; domain/counties.py), for the national statistics
+    county: Mapped[str | None] = mapped_column(String(2))
     # bumped whenever the unit's certificates, revocations or relations change (repository.intake):
     # Rehabstöd's cache of computed sick-leave cases is keyed on it
     data_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
@@ -91,6 +93,9 @@ class Staff(Base):
     position_codes: Mapped[list[Any]] = mapped_column(default=list)
     # hsaSystemRole values, e.g. ["INTYG;Rehab-SE2321000016-0002"]
     system_roles: Mapped[list[Any]] = mapped_column(default=list)
+    # for Intygsstatistik's reports by the doctors' gender and age group (HSA has them; no personnummer kept)
+    gender: Mapped[str | None] = mapped_column(String(1))
+    birth_year: Mapped[int | None] = mapped_column(Integer)
 
     commissions: Mapped[list[Commission]] = relationship(back_populates="staff")
 
@@ -520,3 +525,94 @@ class StatNationalCube(Base):
     started: Mapped[int] = mapped_column(Integer)
     arrived: Mapped[int] = mapped_column(Integer)
     ended: Mapped[int] = mapped_column(Integer)
+
+
+class StatCategoryCube(Base):
+    """Intygsstatistik: the case-months by ICD-10 category ("F32") with the filters' dimensions, per unit (the
+    reports within one chapter and comparing chosen diagnoses read it; rebuilt by the job)."""
+
+    __tablename__ = "stat_category_cube"
+    __table_args__ = (Index("ix_stat_category_cube_provider_month", "provider_id", "month"),)
+    month: Mapped[date] = mapped_column(Date, primary_key=True)
+    unit_id: Mapped[str] = mapped_column(HSA, primary_key=True)
+    category: Mapped[str] = mapped_column(String(10), primary_key=True)
+    age_group: Mapped[str] = mapped_column(String(8), primary_key=True)
+    degree: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    chapter: Mapped[str] = mapped_column(String(10))
+    provider_id: Mapped[str] = mapped_column(HSA)
+    cases: Mapped[int] = mapped_column(Integer)
+
+
+class StatCategoryNational(Base):
+    """Intygsstatistik: stat_category_cube summed over the units (the national reports)."""
+
+    __tablename__ = "stat_category_national"
+    month: Mapped[date] = mapped_column(Date, primary_key=True)
+    category: Mapped[str] = mapped_column(String(10), primary_key=True)
+    age_group: Mapped[str] = mapped_column(String(8), primary_key=True)
+    degree: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    chapter: Mapped[str] = mapped_column(String(10))
+    cases: Mapped[int] = mapped_column(Integer)
+
+
+class StatCountyCube(Base):
+    """Intygsstatistik: the case-months by the county (län) of the deciding certificate's unit ("" unknown), with
+    the filters' dimensions (the national report by region)."""
+
+    __tablename__ = "stat_county_cube"
+    month: Mapped[date] = mapped_column(Date, primary_key=True)
+    county: Mapped[str] = mapped_column(String(2), primary_key=True)
+    chapter: Mapped[str] = mapped_column(String(10), primary_key=True)
+    age_group: Mapped[str] = mapped_column(String(8), primary_key=True)
+    degree: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    cases: Mapped[int] = mapped_column(Integer)
+
+
+class StatDoctor(Base):
+    """Intygsstatistik: what the reports by doctor need of each signing doctor, taken from the HSA directory by the
+    job: the position group (domain/statistics.py DOCTOR_POSITIONS), gender and birth year (or None)."""
+
+    __tablename__ = "stat_doctors"
+    doctor_id: Mapped[str] = mapped_column(HSA, primary_key=True)
+    position: Mapped[str] = mapped_column(String(10))
+    gender: Mapped[str | None] = mapped_column(String(1))
+    birth_year: Mapped[int | None] = mapped_column(Integer)
+
+
+class StatDoctorCube(Base):
+    """Intygsstatistik: the case-months by the deciding doctor's position, gender and age group that month, per
+    unit, with the filters' dimensions (a care provider's reports by doctor)."""
+
+    __tablename__ = "stat_doctor_cube"
+    __table_args__ = (Index("ix_stat_doctor_cube_provider_month", "provider_id", "month"),)
+    month: Mapped[date] = mapped_column(Date, primary_key=True)
+    unit_id: Mapped[str] = mapped_column(HSA, primary_key=True)
+    position: Mapped[str] = mapped_column(String(10), primary_key=True)
+    doctor_gender: Mapped[str] = mapped_column(String(1), primary_key=True)
+    doctor_age: Mapped[str] = mapped_column(String(8), primary_key=True)
+    chapter: Mapped[str] = mapped_column(String(10), primary_key=True)
+    age_group: Mapped[str] = mapped_column(String(8), primary_key=True)
+    degree: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    provider_id: Mapped[str] = mapped_column(HSA)
+    cases: Mapped[int] = mapped_column(Integer)
+
+
+class RegionFile(Base):
+    """Regionsstatistik: the listing file a region (a care provider) last uploaded: who, when, which file."""
+
+    __tablename__ = "region_files"
+    provider_id: Mapped[str] = mapped_column(HSA, primary_key=True)
+    file_name: Mapped[str] = mapped_column(String(200))
+    uploaded_at: Mapped[datetime] = mapped_column(DateTime)
+    uploaded_by: Mapped[str] = mapped_column(HSA)
+
+
+class RegionListing(Base):
+    """Regionsstatistik: one care unit of a region's file and its number of listed patients (listade)."""
+
+    __tablename__ = "region_listings"
+    provider_id: Mapped[str] = mapped_column(ForeignKey("region_files.provider_id", ondelete="CASCADE"),
+                                             primary_key=True)
+    unit_id: Mapped[str] = mapped_column(HSA, primary_key=True)
+    unit_name: Mapped[str] = mapped_column(String(200))
+    listed: Mapped[int] = mapped_column(Integer)
