@@ -3,7 +3,8 @@
     .venv/bin/python -m bench.largedb [--certificates N]     make it (or reuse it) and print time and size
 
 The cluster lives in bench/out/pg (not committed) on port 55432 and is kept between runs; other
-bench scripts call `ensure()` to start it. Stop it with `.venv/bin/python -m bench.largedb --stop`.
+bench scripts call `ensure()` to start it (a database kept from before gets the demo directory as it is now:
+the units' counties, the doctors' gender and birth year). Stop it with `.venv/bin/python -m bench.largedb --stop`.
 """
 from __future__ import annotations
 
@@ -22,6 +23,7 @@ from tests.pgcluster import ThrowawayPostgres
 OUT = Path(__file__).resolve().parent / "out"
 PORT = 55432
 NOW = datetime(2026, 11, 23, 10, 0, 0)
+SEED = 20261123
 # the benchmark database's PDL keys (fixed, so its chain verifies across runs; never used anywhere else)
 PDL_KEYS = {"PDL_CHAIN_KEY": "bench-pdl-chain-key-0123456789abcdef", "PDL_CHECKPOINT_KEY":
             "bench-pdl-checkpoint-key-0123456789abcdef", "PDL_CHECKPOINT_FILE": str(OUT / "pdl-checkpoints.jsonl")}
@@ -62,13 +64,30 @@ def ensure(target: int = 1_000_000, quiet: bool = False):
         have = s.scalar(select(func.count()).select_from(__import__("portal.models").models.Certificate))
         if have < target:
             started = time.perf_counter()
-            count = demo_store.load_large(s, app.extensions["certificate_types"], today=NOW.date(), seed=20261123,
+            count = demo_store.load_large(s, app.extensions["certificate_types"], today=NOW.date(), seed=SEED,
                                           target=target, progress=lambda n: quiet or print(f"  {n} certificates"))
             s.execute(text("ANALYZE"))
             s.commit()
             if not quiet:
                 print(f"loaded {count} certificates in {time.perf_counter() - started:.0f} s")
+        else:
+            refresh_directory(s, app.extensions["certificate_types"], quiet=quiet)
     return app
+
+
+def refresh_directory(session, registry, *, quiet: bool = False) -> None:
+    """The demo's providers, units and staff as the generator makes them now (the units' counties, the doctors'
+    gender and birth year), in a database built before it made them: no certificate is touched, and a database
+    that has them changes nothing."""
+    from portal.domain import demo, intake
+    from portal.repository import intake as intake_store
+
+    base = demo.small(today=NOW.date(), seed=SEED, registry=registry, patients=0)
+    problems, plan = intake_store.load(session, {name: base[name] for name in intake.DIRECTORY}, registry)
+    if problems:
+        raise RuntimeError("demo directory refused: " + "; ".join(problems[:5]))
+    if plan.changes and not quiet:
+        print(f"directory brought up to date: {plan.summary()}")
 
 
 def report(app) -> None:

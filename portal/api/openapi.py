@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from portal.domain import api_contract
+from portal.domain import api_contract, counties
 from portal.domain.api_contract import QUESTIONS, REGISTER, REVOKE, SCOPES, SENT, STATUS
 from portal.domain.certificate_types import CertificateType, Registry
 from portal.domain.json_schema import DATE, content_schema
@@ -214,6 +214,11 @@ def _envelope_schemas() -> dict[str, Any]:
             "postal_code": _string("Postal code.", max_length=10),
             "city": _string("City.", max_length=100),
             "phone": _string("Phone number.", max_length=40),
+            "county": {"type": "string", "enum": list(counties.CODES),
+                       "description": "The county (län) the unit is in: its county code (länskod, HSA's "
+                                      "countyCode) as text, e.g. \"17\" for Värmland. Intygsstatistik's report by "
+                                      "county counts the unit's certificates there (without it: unknown county). "
+                                      "Like the rest of the unit, taken only for a unit not yet known."},
         }, ["hsa_id", "name"], "The care unit where the certificate was signed."),
         "Provider": _object({
             "hsa_id": _hsa_id("The care provider's HSA-id."),

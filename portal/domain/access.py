@@ -112,7 +112,7 @@ def citizen_refusal(pnr: str | None, today: date) -> str | None:
 PURPOSE_STATISTICS = "Statistik"
 STATISTICS_ROLE_PREFIX = "INTYG;Statistik-"
 ROLE_STATISTICS = "STATISTIK"  # a login session for the staff statistics only (no Rehabstöd unit)
-UNIT_SCOPE, PROVIDER_SCOPE = "enhet", "vardgivare"
+UNIT_SCOPE, PROVIDER_SCOPE, REGION_SCOPE = "enhet", "vardgivare", "region"
 
 
 @dataclass(frozen=True)
@@ -120,7 +120,7 @@ class StatisticsScope:
     """Whose statistics a staff member may see: a care unit (an active commission with purpose "Statistik" on it;
     its sub-units count with it) or a whole care provider (hsaSystemRole INTYG;Statistik-<provider HSA-id>)."""
 
-    kind: str  # UNIT_SCOPE | PROVIDER_SCOPE
+    kind: str  # UNIT_SCOPE | PROVIDER_SCOPE | REGION_SCOPE
     id: str
     name: str
     provider_id: str
@@ -146,6 +146,13 @@ def statistics_scopes(staff: StaffInfo | None, today: date,
             units[c.unit_id] = StatisticsScope(UNIT_SCOPE, c.unit_id, c.unit_name, c.provider_id, c.provider_name)
     return sorted(providers.values(), key=lambda p: p.name) + sorted(units.values(),
                                                                      key=lambda u: (u.provider_name, u.name))
+
+
+def region_scopes(scopes: list[StatisticsScope], with_listing: set[str]) -> list[StatisticsScope]:
+    """Regionsstatistik: for each care provider the user may see whole and that has uploaded a listing of its care
+    units (seed 000), the region's listed units as a scope of their own."""
+    return [StatisticsScope(REGION_SCOPE, s.id, s.name, s.provider_id, s.provider_name)
+            for s in scopes if s.kind == PROVIDER_SCOPE and s.id in with_listing]
 
 
 def statistics_refusal(staff: StaffInfo | None, today: date,

@@ -68,7 +68,7 @@ def content_pointer(path: str) -> str:
 _ENVELOPE = ("id", "type", "version", "patient", "signed", "issuer", "unit", "provider", "relation", "content")
 _PARTS = {
     "issuer": ("hsa_id", "given_name", "family_name", "title"),
-    "unit": ("hsa_id", "name", "address", "postal_code", "city", "phone"),
+    "unit": ("hsa_id", "name", "address", "postal_code", "city", "phone", "county"),
     "provider": ("hsa_id", "name"),
     "relation": ("kind", "certificate"),
 }
@@ -169,7 +169,7 @@ _POINTERS: dict[str, dict[str, str]] = {
     "providers": {"hsa_id": "/provider/hsa_id", "name": "/provider/name"},
     "units": {"hsa_id": "/unit/hsa_id", "name": "/unit/name", "provider": "/provider/hsa_id",
               "address": "/unit/address", "postal_code": "/unit/postal_code", "city": "/unit/city",
-              "phone": "/unit/phone"},
+              "phone": "/unit/phone", "county": "/unit/county"},
     "staff": {"hsa_id": "/issuer/hsa_id", "given_name": "/issuer/given_name", "family_name": "/issuer/family_name",
               "title": "/issuer/title"},
     "certificates": {"id": "/id", "type": "/type", "type_code": "/type", "version": "/version",

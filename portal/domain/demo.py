@@ -51,6 +51,11 @@ UNIT_ADDRESS = {
     "VE41": ("Exempelgatan 4", "99201", "Exempelstad", "010-200 40 41"),
     "VE50": ("Övningsvägen 5", "99301", "Övningsby", "010-300 50 50"),
 }
+#: the units' county (län) codes, for Intygsstatistik's report by county: Region Demoland is in Värmland, the
+#: private provider in Stockholm (its sub-unit VE41 has none in the directory: "Okänt län"), Region Övningsby
+#: in Västra Götaland
+UNIT_COUNTY: dict[str, str | None] = {"VE10": "17", "VE11": "17", "VE20": "17", "VE21": "17", "VE30": "17",
+                                      "VE40": "01", "VE41": None, "VE50": "14"}
 
 
 def hsa(local: str) -> str:
@@ -71,6 +76,8 @@ class DemoStaff:
     expired_units: tuple[str, ...] = ()
     statistics_providers: tuple[str, ...] = ()  # system role INTYG;Statistik-<care provider>
     about: str = ""  # what makes this identity interesting (the test broker shows it)
+    gender: str | None = None  # "F" or "M", as HSA has it (the doctors', for Intygsstatistik)
+    birth_year: int | None = None
 
     @property
     def hsa_id(self) -> str:
@@ -83,19 +90,26 @@ class DemoStaff:
 
 STAFF = [
     DemoStaff("L001", "Anna", "Berglund", N_("Distriktsläkare"), ("Läkare",), units=("VE10", "VE20"),
-              about=N_("Läkare på två vårdenheter (Vårdcentralen Norrby och Ortopedkliniken Demostad).")),
+              about=N_("Läkare på två vårdenheter (Vårdcentralen Norrby och Ortopedkliniken Demostad)."),
+              gender="F", birth_year=1971),
     DemoStaff("L002", "Erik", "Lindqvist", N_("Specialistläkare"), ("Läkare",), units=("VE10",),
-              about=N_("Läkare på Vårdcentralen Norrby.")),
+              about=N_("Läkare på Vårdcentralen Norrby."),
+              gender="M", birth_year=1981),
     DemoStaff("L003", "Sara", "Holm", N_("Överläkare"), (), (("204010", None),), units=("VE20",),
-              about=N_("Läkare genom befattningskod 204010, utan legitimation i katalogen.")),
+              about=N_("Läkare genom befattningskod 204010, utan legitimation i katalogen."),
+              gender="F", birth_year=1962),
     DemoStaff("L004", "Omar", "Haddad", N_("Överläkare"), ("Läkare",), rehab_units=("VE30",), units=("VE30",),
-              about=N_("Läkare som också är rehabkoordinator på Psykiatrimottagningen Söder.")),
+              about=N_("Läkare som också är rehabkoordinator på Psykiatrimottagningen Söder."),
+              gender="M", birth_year=1990),
     DemoStaff("L005", "Karin", "Nyström", N_("Företagsläkare"), ("Läkare",), units=("VE40",),
-              about=N_("Läkare på Exempelkliniken City (privat vårdgivare).")),
+              about=N_("Läkare på Exempelkliniken City (privat vårdgivare)."),
+              gender="F", birth_year=1979),
     DemoStaff("L006", "Johan", "Ek", N_("Distriktsläkare"), ("Läkare",), units=("VE50",),
-              about=N_("Läkare på Övningsby hälsocentral.")),
+              about=N_("Läkare på Övningsby hälsocentral."),
+              gender="M", birth_year=1961),
     DemoStaff("L007", "Mikael", "Sund", N_("AT-läkare"), (), (("203090", "9300005"),), units=("VE10",),
-              about=N_("AT-läkare: befattningskod 203090 med gruppförskrivarkod 9300005.")),
+              about=N_("AT-läkare: befattningskod 203090 med gruppförskrivarkod 9300005."),
+              gender="M", birth_year=1998),
     DemoStaff("L008", "Greta", "Stål", N_("Läkare"), ("Läkare",), units=("VE10",), expired_units=("VE20",),
               about=N_("Läkare vars uppdrag på Ortopedkliniken har gått ut.")),
     DemoStaff("R001", "Lena", "Forsberg", N_("Rehabkoordinator"), (), (), rehab_units=("VE10",), units=("VE10",),
@@ -107,7 +121,8 @@ STAFF = [
     DemoStaff("S001", "Eva", "Sjöberg", N_("Sjuksköterska"), ("Sjuksköterska",), units=("VE10",),
               about=N_("Sjuksköterska: uppdrag men ingen roll i Rehabstöd.")),
     DemoStaff("N001", "Nils", "Utanuppdrag", N_("Läkare"), ("Läkare",), other_commissions=(("VE10", "Administration"),),
-              about=N_("Läkare utan medarbetaruppdrag för vård och behandling.")),
+              about=N_("Läkare utan medarbetaruppdrag för vård och behandling."),
+              gender="M", birth_year=1973),
     DemoStaff("T001", "Tove", "Uppföljning", N_("Verksamhetsutvecklare"), other_commissions=(("VE10", "Statistik"),),
               about=N_("Medarbetaruppdrag med ändamål Statistik på Vårdcentralen Norrby: verksamhetsstatistik för "
                        "enheten.")),
@@ -632,7 +647,7 @@ def _units_doc() -> list[dict]:
         addr, postal, city, phone = UNIT_ADDRESS[uid]
         units.append({"hsa_id": hsa(uid), "name": name, "provider": hsa(pid),
                       "parent": hsa(parent) if parent else None, "address": addr, "postal_code": postal,
-                      "city": city, "phone": phone})
+                      "city": city, "phone": phone, "county": UNIT_COUNTY[uid]})
     return units
 
 
@@ -643,7 +658,8 @@ def _staff_doc(doc: dict[str, list], today: date) -> None:
                              "professions": list(s.professions),
                              "position_codes": [{"code": c, "group_prescription_code": g} for c, g in s.position_codes],
                              "system_roles": [f"INTYG;Rehab-{hsa(u)}" for u in s.rehab_units]
-                             + [f"INTYG;Statistik-{hsa(p)}" for p in s.statistics_providers]})
+                             + [f"INTYG;Statistik-{hsa(p)}" for p in s.statistics_providers],
+                             "gender": s.gender, "birth_year": s.birth_year})
         start = (today - timedelta(days=5 * 365)).isoformat()
         for u in s.units:
             doc["commissions"].append({"staff": s.hsa_id, "unit": hsa(u), "purpose": CARE, "valid_from": start,

@@ -14,7 +14,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from . import certificate_types as ct
-from . import persons
+from . import counties, persons
 
 SECTIONS = ("providers", "units", "staff", "commissions", "persons", "certificates", "relations",
             "revocations", "care_sends", "questions")
@@ -26,6 +26,9 @@ PURPOSE_CARE = "Vård och behandling"
 DIRECTORY = ("providers", "units", "staff")  # what the HSA directory owns
 LOCAL_TIME = ZoneInfo("Europe/Stockholm")  # stored times are Swedish local time, without an offset
 INVALID_PNR = "is not a valid personnummer (12 digits, valid date and check digit)"
+GENDERS = ("F", "M")  # a staff member's gender, as HSA gives it
+FIRST_BIRTH_YEAR = 1900  # a staff member's birth year: from this to the current year
+COUNTY_CODES = f"a county code (länskod) as text, one of {', '.join(counties.CODES)}"
 #: how deeply a document may nest (the deepest real one is about 8; the API refuses bodies deeper than its
 #: API_MAX_DEPTH, 32 by default, before they become documents one level deeper)
 MAX_DEPTH = 40
@@ -101,8 +104,9 @@ class Plan:
 
 class _Checker:
     def __init__(self, doc: dict, existing: Existing, registry: ct.Registry, *, update_directory: bool = True,
-                 registered_by: str | None = None):
+                 registered_by: str | None = None, today: date | None = None):
         self.doc, self.existing, self.registry = doc, existing, registry
+        self.this_year = (today or datetime.now(LOCAL_TIME).date()).year  # the latest birth year
         # False (the API): providers, units and staff already stored are kept as the directory has them;
         # only unknown ones are created from the document
         self.update_directory = update_directory
@@ -192,6 +196,28 @@ class _Checker:
             return False
         return value
 
+    def a_code(self, section, i, key, entry, name, allowed: tuple[str, ...], what: str) -> str | None:
+        """An optional code out of a fixed list (as text: "17", not 17); `what` describes the codes."""
+        value = entry.get(name)
+        if value is None:
+            return None
+        if not _one_of(value, set(allowed)):
+            self.problem(section, i, key, name, f"must be {what}, got {value!r}")
+            return None
+        return value
+
+    def a_birth_year(self, section, i, key, entry, name) -> int | None:
+        """An optional year of birth: a whole number (not true/false, not 1980.0 or "1980")."""
+        value = entry.get(name)
+        if value is None:
+            return None
+        if isinstance(value, bool) or not isinstance(value, int) or not (
+                FIRST_BIRTH_YEAR <= value <= self.this_year):
+            self.problem(section, i, key, name,
+                         f"must be a year from {FIRST_BIRTH_YEAR} to {self.this_year} (a number), got {value!r}")
+            return None
+        return value
+
     def entries(self, section: str) -> list[tuple[int, dict]]:
         raw = self.doc.get(section, [])
         if not isinstance(raw, list):
@@ -256,7 +282,7 @@ class _Checker:
         for i, e in raw:
             key = e.get("hsa_id")
             self.unknown_keys("units", i, key, e, {"hsa_id", "name", "provider", "parent", "address", "postal_code",
-                                                  "city", "phone"})
+                                                  "city", "phone", "county"})
             hsa = self.text("units", i, key, e, "hsa_id", max_length=64)
             name = self.text("units", i, key, e, "name")
             provider = self.text("units", i, key, e, "provider", max_length=64)
@@ -268,6 +294,7 @@ class _Checker:
             parent = self.unit_parent(i, key, e.get("parent"), hsa, provider)
             extra = {k: self.text("units", i, key, e, k, required=False, max_length=n)
                      for k, n in (("address", 200), ("postal_code", 10), ("city", 100), ("phone", 40))}
+            extra["county"] = self.a_code("units", i, key, e, "county", counties.CODES, COUNTY_CODES)
             stored = self.existing.units.get(hsa) if hsa else None
             if stored and provider and not self.update_directory and stored["provider_id"] != provider:
                 self.problem("units", i, key, "provider", f"the unit belongs to another care provider "
@@ -301,11 +328,13 @@ class _Checker:
         for i, e in self.entries("staff"):
             key = e.get("hsa_id")
             self.unknown_keys("staff", i, key, e, {"hsa_id", "given_name", "family_name", "title", "professions",
-                                                  "position_codes", "system_roles"})
+                                                  "position_codes", "system_roles", "gender", "birth_year"})
             hsa = self.text("staff", i, key, e, "hsa_id", max_length=64)
             given = self.text("staff", i, key, e, "given_name", max_length=100)
             family = self.text("staff", i, key, e, "family_name", max_length=100)
             title = self.text("staff", i, key, e, "title", required=False, max_length=100)
+            gender = self.a_code("staff", i, key, e, "gender", GENDERS, "F or M")
+            birth_year = self.a_birth_year("staff", i, key, e, "birth_year")
             lists = {}
             for name in ("professions", "system_roles"):
                 value = e.get(name, [])
@@ -327,7 +356,7 @@ class _Checker:
             if hsa and not self.duplicate("staff", i, hsa, self.staff, "hsa_id") and given and family:
                 rec = {"hsa_id": hsa, "given_name": given, "family_name": family, "title": title,
                        "professions": lists["professions"], "position_codes": clean_codes,
-                       "system_roles": lists["system_roles"]}
+                       "system_roles": lists["system_roles"], "gender": gender, "birth_year": birth_year}
                 self.staff[hsa] = rec
                 self.record("staff", hsa, rec, self.existing.staff.get(hsa))
 
@@ -726,12 +755,14 @@ def scan(doc: Any) -> list[IntakeProblem]:
 
 
 def check(doc: Any, existing: Existing, registry: ct.Registry, *, update_directory: bool = True,
-          registered_by: str | None = None) -> tuple[list[IntakeProblem], Plan]:
+          registered_by: str | None = None, today: date | None = None) -> tuple[list[IntakeProblem], Plan]:
     """Check a whole document. Returns (problems, plan); store the plan only if problems is empty.
 
     `update_directory=False` keeps stored providers, units and staff as they are (the API: the HSA
-    directory owns them); `registered_by` names the API client that registers the certificates."""
-    return _Checker(doc, existing, registry, update_directory=update_directory, registered_by=registered_by).run()
+    directory owns them); `registered_by` names the API client that registers the certificates; `today`
+    (default: today in Sweden) bounds the staff's birth years."""
+    return _Checker(doc, existing, registry, update_directory=update_directory, registered_by=registered_by,
+                    today=today).run()
 
 
 def _items(doc: dict, section: str) -> list:

@@ -204,29 +204,94 @@ FLOW_LABELS = {"started": ("Helt nya sjukfall", "Wholly new cases"),
                "ended": ("Avslutade sjukfall", "Ended cases")}
 
 
+NATION, UNIT, PROVIDER, REGION = "nationell", "enhet", "vardgivare", "region"  # where a report is offered
+STAFF_SCOPES = frozenset({UNIT, PROVIDER, REGION})
+ALL_SCOPES = frozenset({NATION}) | STAFF_SCOPES
+CATEGORIES, COUNTIES, DOCTORS, LISTED = "categories", "counties", "doctors", "listed"
+
+#: the doctors' positions (befattningskod in HSA) the report by position shows, in order; a doctor with several
+#: counts under the first of these they hold; none of them: "EJ" (not a doctor's position); unknown: "OKAND"
+DOCTOR_POSITIONS: tuple[tuple[str, str, str], ...] = (
+    ("201010", "Överläkare", "Senior consultant"),
+    ("201011", "Distriktsläkare/Specialist allmänmedicin", "District physician/Specialist in general medicine"),
+    ("201012", "Skolläkare", "School physician"),
+    ("201013", "Företagsläkare", "Occupational health physician"),
+    ("202010", "Specialistläkare", "Specialist physician"),
+    ("204010", "Läkare, legitimerad, specialiseringstjänstgöring", "Licensed physician, specialist training"),
+    ("204090", "Läkare, legitimerad, annan", "Licensed physician, other"),
+    ("203010", "Läkare, ej legitimerad, allmäntjänstgöring", "Physician, not licensed, internship"),
+    ("203090", "Läkare, ej legitimerad, annan", "Physician, not licensed, other"),
+    ("EJ", "Ej läkarbefattning", "Not a physician's position"),
+    ("OKAND", "Okänd befattning", "Unknown position"),
+)
+_POSITION_ORDER = tuple(p[0] for p in DOCTOR_POSITIONS[:-2])
+
+#: the doctors' age groups (id, sv, en, from, to); "" is unknown
+DOCTOR_AGES: tuple[tuple[str, str, str, int, int | None], ...] = (
+    ("lt30", "under 30 år", "under 30", 0, 29),
+    ("30-39", "30–39 år", "30–39", 30, 39),
+    ("40-49", "40–49 år", "40–49", 40, 49),
+    ("50-59", "50–59 år", "50–59", 50, 59),
+    ("gt59", "60 år och äldre", "60 and over", 60, None),
+)
+
+
+def doctor_position(codes: Iterable[str]) -> str:
+    """The doctor's position group from their befattningskoder (see DOCTOR_POSITIONS)."""
+    held = set(codes)
+    for code in _POSITION_ORDER:
+        if code in held:
+            return code
+    return "EJ" if held else "OKAND"
+
+
+def doctor_columns(lang: str) -> list[tuple[str, str]]:
+    """The columns of the report by the doctors' gender and age group: "F:30-39" …, then unknown."""
+    en = lang == "en"
+    out = []
+    for gender in GENDERS:
+        for aid, sv, english, _low, _high in DOCTOR_AGES:
+            name = GENDER_LABELS[gender][en]
+            out.append((f"{gender}:{aid}", f"{name} {english}" if en else f"{name} {sv}"))
+    out.append((":", "Unknown gender or age" if en else "Okänt kön eller ålder"))
+    return out
+
+
 @dataclass(frozen=True)
 class Report:
-    """One report: its id (the URL's), where its counts come from (CASES: the case-months; FLOWS: the case-months'
-    flags; CERTIFICATES, QUESTIONS, KOMPLETTERING: the monthly counts), for CASES the column it is split by, and
-    whether it is only for the staff statistics (split by the scope's own units)."""
+    """One report: its id (the URL's), where its counts come from (CASES: the case cubes; FLOWS: their flags;
+    CATEGORIES: the cube by ICD-10 category; COUNTIES: by county; DOCTORS: by the deciding doctor; LISTED: cases per
+    1 000 listed patients; CERTIFICATES, QUESTIONS, KOMPLETTERING: the monthly counts), the column it is split by,
+    and the scopes it is offered for (the nation, a unit, a care provider, a region's listed units)."""
 
     id: str
     source: str
     by: str | None
     title: tuple[str, str]  # sv, en
     split: tuple[str, str]  # what the columns are, sv, en
-    staff_only: bool = False
+    scopes: frozenset[str] = ALL_SCOPES
 
     @property
     def has_month_totals(self) -> bool:
-        """A month's columns add up to something (not for the flows: a case can start and end in one month)."""
-        return self.source != FLOWS
+        """A month's columns add up to something (not for the flows: a case can start and end in one month; not for
+        the chosen diagnoses: they need not cover every case)."""
+        return self.source != FLOWS and self.id != "jamfor-diagnoser"
+
+    def offered(self, scope_kind: str) -> bool:
+        return scope_kind in self.scopes
 
 
 REPORTS: tuple[Report, ...] = (
     Report("sjukfall", CASES, "gender", ("Sjukfall per månad", "Sick-leave cases per month"), ("Kön", "Gender")),
     Report("diagnoskapitel", CASES, "chapter", ("Sjukfall per diagnoskapitel", "Sick-leave cases by diagnosis chapter"),
            ("Diagnoskapitel", "Diagnosis chapter")),
+    Report("diagnosgrupp", CASES, "group", ("Sjukfall per diagnosgrupp", "Sick-leave cases by diagnosis group"),
+           ("Diagnosgrupp", "Diagnosis group")),
+    Report("inom-kapitel", CATEGORIES, "category", ("Sjukfall inom ett diagnoskapitel",
+                                                    "Sick-leave cases within one diagnosis chapter"),
+           ("Diagnos", "Diagnosis")),
+    Report("jamfor-diagnoser", CATEGORIES, "category", ("Jämför diagnoser", "Compare diagnoses"),
+           ("Diagnos", "Diagnosis")),
     Report("aldersgrupp", CASES, "age_group", ("Sjukfall per åldersgrupp", "Sick-leave cases by age group"),
            ("Åldersgrupp", "Age group")),
     Report("sjukskrivningsgrad", CASES, "degree", ("Sjukfall per sjukskrivningsgrad",
@@ -237,8 +302,19 @@ REPORTS: tuple[Report, ...] = (
            ("Sjukskrivningslängd", "Length")),
     Report("inflode-utflode", FLOWS, None, ("Nya och avslutade sjukfall", "New and ended sick-leave cases"),
            ("Sjukfall", "Cases")),
+    Report("lan", COUNTIES, "county", ("Sjukfall per län", "Sick-leave cases by county"), ("Län", "County"),
+           scopes=frozenset({NATION})),
     Report("enheter", CASES, "unit_id", ("Sjukfall per vårdenhet", "Sick-leave cases by care unit"),
-           ("Vårdenhet", "Care unit"), staff_only=True),
+           ("Vårdenhet", "Care unit"), scopes=STAFF_SCOPES),
+    Report("listade", LISTED, "unit_id", ("Sjukfall per 1 000 listade patienter",
+                                          "Sick-leave cases per 1,000 listed patients"),
+           ("Vårdenhet", "Care unit"), scopes=frozenset({REGION})),
+    Report("lakarbefattning", DOCTORS, "position", ("Sjukfall per läkarbefattning",
+                                                    "Sick-leave cases by the doctor's position"),
+           ("Läkarbefattning", "Doctor's position"), scopes=frozenset({PROVIDER})),
+    Report("lakare-alder-kon", DOCTORS, "doctor", ("Sjukfall per läkares ålder och kön",
+                                                   "Sick-leave cases by the doctor's age and gender"),
+           ("Läkarens kön och ålder", "Doctor's gender and age"), scopes=frozenset({PROVIDER})),
     Report("intygstyp", CERTIFICATES, None, ("Utfärdade intyg per månad och typ",
                                              "Certificates issued per month by type"),
            ("Intygstyp", "Certificate type")),
@@ -256,25 +332,47 @@ def report(report_id: str) -> Report | None:
     return next((r for r in REPORTS if r.id == report_id), None)
 
 
+def reports_for(scope_kind: str) -> list[Report]:
+    return [r for r in REPORTS if r.offered(scope_kind)]
+
+
+def chapter_group(chapter_id: str) -> str:
+    """The diagnosis group (diagnosis.GROUPS) a chapter lies in: "F00-F99" -> "PSYKISKA"."""
+    if chapter_id == diagnosis.UTAN:
+        return diagnosis.UTAN
+    return diagnosis.group_of(chapter_id[:3])
+
+
+_CASE_COLUMNS = {
+    "gender": lambda en: [(g, GENDER_LABELS[g][en]) for g in GENDERS],
+    "chapter": lambda en: [(c.id, c.en if en else c.sv) for c in diagnosis.CHAPTERS],
+    "group": lambda en: [(g.id, g.en if en else g.sv) for g in diagnosis.GROUPS],
+    "age_group": lambda en: [(a[0], a[2] if en else a[1]) for a in AGE_GROUPS],
+    "degree": lambda en: [(str(d), f"{d} %") for d in DEGREES],
+    "length_bucket": lambda en: [(b.id, b.en if en else b.sv) for b in LENGTH_BUCKETS],
+}
+
+
 def categories(rep: Report, lang: str, type_codes: Sequence[str] = (),
                units: Sequence[tuple[str, str]] = ()) -> list[tuple[str, str]]:
-    """The report's columns in order: (key, label in `lang`); `units` (id, name) for the split by unit."""
+    """The report's columns in order: (key, label in `lang`); `units` (id, name) for the split by unit. The
+    reports by ICD-10 category take their columns from the filters and the data (tables.build)."""
+    from . import counties
+
     en = lang == "en"
     if rep.source == FLOWS:
         return [(k, v[en]) for k, v in FLOW_LABELS.items()]
-    if rep.source == CASES and rep.by == "unit_id":
+    if rep.by == "unit_id":
         return list(units)
-    if rep.source == CASES:
-        if rep.by == "gender":
-            return [(g, GENDER_LABELS[g][en]) for g in GENDERS]
-        if rep.by == "chapter":
-            return [(c.id, diagnosis.label(c, lang)) for c in diagnosis.CHAPTERS]
-        if rep.by == "age_group":
-            return [(a[0], a[2] if en else a[1]) for a in AGE_GROUPS]
-        if rep.by == "degree":
-            return [(str(d), f"{d} %") for d in DEGREES]
-        if rep.by == "length_bucket":
-            return [(b.id, b.en if en else b.sv) for b in LENGTH_BUCKETS]
+    if rep.source == COUNTIES:
+        return [(c, counties.label(c, lang)) for c in counties.CODES] + [(counties.UNKNOWN,
+                                                                         counties.UNKNOWN_LABEL[en])]
+    if rep.source == DOCTORS:
+        if rep.by == "position":
+            return [(p[0], p[2] if en else p[1]) for p in DOCTOR_POSITIONS]
+        return doctor_columns(lang)
+    if rep.source == CASES and rep.by in _CASE_COLUMNS:
+        return _CASE_COLUMNS[rep.by](en)
     if rep.source == QUESTIONS:
         return [(s, SUBJECT_LABELS[s][en]) for s in SUBJECTS]
     return [(code, code) for code in type_codes]
@@ -293,6 +391,7 @@ class Filters:
     chapters: tuple[str, ...] = ()
     age_groups: tuple[str, ...] = ()
     degrees: tuple[int, ...] = ()
+    diagnoses: tuple[str, ...] = ()  # ICD-10 categories chosen to compare ("F32")
 
     @property
     def months(self) -> list[date]:
@@ -349,10 +448,40 @@ def _period(args: dict[str, list[str]], today: date, errors: dict[str, str]) -> 
     return first, last
 
 
+DEFAULT_DIAGNOSES = ("F32", "F43", "M54")  # depression, stress reactions, back pain: the commonest comparison
+MAX_DIAGNOSES = 10
+DEFAULT_CHAPTER = "F00-F99"  # the chapter shown within by default: the commonest in sick leave
+
+
+def parse_diagnoses(values: Sequence[str], errors: dict[str, str]) -> tuple[str, ...]:
+    """ICD-10 categories from one or more `diagnos` values, each a list separated by commas or spaces ("F32, m54");
+    a full code ("F32.1", "F321") counts as its category. Errors: DIAGNOSIS_FORMAT, DIAGNOSIS_MANY."""
+    import re
+
+    found: list[str] = []
+    for value in values:
+        for part in re.split(r"[\s,;]+", value or ""):
+            if not part:
+                continue
+            m = re.fullmatch(r"([A-Za-z])(\d{2})(?:\.?[0-9A-Za-z]{0,4})", part)
+            if not m:
+                errors["diagnos"] = "DIAGNOSIS_FORMAT"
+                continue
+            category = m.group(1).upper() + m.group(2)
+            if category not in found:
+                found.append(category)
+    if len(found) > MAX_DIAGNOSES:
+        errors["diagnos"] = "DIAGNOSIS_MANY"
+    if "diagnos" in errors:
+        return ()
+    return tuple(found)
+
+
 def parse_filters(args: dict[str, list[str]], today: date) -> tuple[Filters, dict[str, str]]:
     """The report's filters from the query (fran, till: YYYY-MM; jamfor=1; kapitel, alder, grad: several
-    values), with errors by parameter (PERIOD_FORMAT, PERIOD_ORDER, PERIOD_FUTURE, PERIOD_LONG, VALUE). A bad
-    value is reported, and the default used in its place."""
+    values; diagnos: ICD-10 categories to compare), with errors by parameter (PERIOD_FORMAT, PERIOD_ORDER,
+    PERIOD_FUTURE, PERIOD_LONG, VALUE, DIAGNOSIS_FORMAT, DIAGNOSIS_MANY). A bad value is reported, and the default
+    used in its place."""
     errors: dict[str, str] = {}
     first, last = _period(args, today, errors)
     compare_raw = (args.get("jamfor") or [""])[0]
@@ -368,4 +497,13 @@ def parse_filters(args: dict[str, list[str]], today: date) -> tuple[Filters, dic
     chapters = many("kapitel", diagnosis.CHAPTER_IDS)
     ages = many("alder", AGE_IDS)
     degrees = tuple(int(d) for d in many("grad", tuple(str(d) for d in DEGREES)))
-    return Filters(first, last, compare_raw == "1", chapters, ages, degrees), errors
+    diagnoses = parse_diagnoses(args.get("diagnos") or [], errors)
+    return Filters(first, last, compare_raw == "1", chapters, ages, degrees, diagnoses), errors
+
+
+def chapter_within(filters: Filters, errors: dict[str, str]) -> str:
+    """The one chapter the report within a chapter shows: the chosen one (the kapitel filter), the default when
+    none is chosen; choosing several is an error (ONE_CHAPTER) and the first is shown."""
+    if len(filters.chapters) > 1:
+        errors.setdefault("kapitel", "ONE_CHAPTER")
+    return filters.chapters[0] if filters.chapters else DEFAULT_CHAPTER

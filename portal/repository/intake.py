@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 from typing import Any, Iterable, Mapping
 
 from sqlalchemy import insert, select, tuple_, update
@@ -84,10 +84,10 @@ def _existing_directory(session: Session, ids: dict[str, set], ex: intake.Existi
     for r in _fetch(session, CareProvider, "hsa_id", ("hsa_id", "name"), ids["providers"]):
         ex.providers[r["hsa_id"]] = r
     for r in _fetch(session, CareUnit, "hsa_id", ("hsa_id", "name", "provider_id", "parent_id", "address",
-                                                  "postal_code", "city", "phone"), ids["units"]):
+                                                  "postal_code", "city", "phone", "county"), ids["units"]):
         ex.units[r["hsa_id"]] = r
     for r in _fetch(session, Staff, "hsa_id", ("hsa_id", "given_name", "family_name", "title", "professions",
-                                               "position_codes", "system_roles"), ids["staff"]):
+                                               "position_codes", "system_roles", "gender", "birth_year"), ids["staff"]):
         ex.staff[r["hsa_id"]] = r
     if with_commissions:
         for r in _fetch(session, Commission, "staff_id", ("staff_id", "unit_id", "purpose", "valid_from", "valid_to"),
@@ -217,16 +217,16 @@ ATTEMPTS = 3
 
 
 def load(session: Session, doc: Any, registry: ct.Registry, *, update_directory: bool = True,
-         registered_by: str | None = None) -> tuple[list[intake.IntakeProblem], intake.Plan]:
+         registered_by: str | None = None, today: date | None = None) -> tuple[list[intake.IntakeProblem], intake.Plan]:
     """Check and, if there is no problem, store the document (one transaction). Returns (problems, plan).
 
-    `portal load` and the API both come here (see intake.check for the two keyword arguments). Two
+    `portal load` and the API both come here (see intake.check for the keyword arguments). Two
     writers storing the same new rows at once (two identical registrations racing): the loser's insert
     violates a unique key; it then checks again against what the winner stored, which makes it a replay
     (nothing to change) or a conflict, never a second copy."""
     for attempt in range(1, ATTEMPTS + 1):
         problems, plan = intake.check(doc, existing_for(session, doc), registry, update_directory=update_directory,
-                                      registered_by=registered_by)
+                                      registered_by=registered_by, today=today)
         if problems:
             session.rollback()
             return problems, plan

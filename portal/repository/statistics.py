@@ -31,12 +31,19 @@ from ..domain import certificate_types as ct
 from ..domain import sick_leave
 from ..domain import statistics as st
 from ..models import (
+    CareUnit,
     Certificate,
     Message,
     Person,
+    Staff,
     StatCaseCube,
     StatCaseMonth,
+    StatCategoryCube,
+    StatCategoryNational,
     StatCertificateMonth,
+    StatCountyCube,
+    StatDoctor,
+    StatDoctorCube,
     StatNationalCube,
     StatQuestionMonth,
     StatState,
@@ -132,10 +139,14 @@ def _compute(session: Session, registry: ct.Registry, key: bytes, patients: list
 
 _CUBE_KEYS = ("month", "unit_id", "gender", "age_group", "chapter", "degree", "length_bucket", "provider_id")
 _NATIONAL_KEYS = ("month", "gender", "age_group", "chapter", "degree", "length_bucket")
+_CATEGORY_KEYS = ("month", "unit_id", "category", "age_group", "degree", "chapter", "provider_id")
+_CATEGORY_NATIONAL_KEYS = ("month", "category", "age_group", "degree", "chapter")
 
 
 def _rebuild_cube(session: Session) -> None:
-    """stat_case_cube from stat_case_months, whole (one INSERT … SELECT … GROUP BY in the database)."""
+    """The cubes from stat_case_months, whole (each one INSERT … SELECT … GROUP BY in the database): by unit and
+    the filters' dimensions (and its national sum), by ICD-10 category (and its national sum), by county, and by
+    the deciding doctor (after `_refresh_doctors`)."""
     from sqlalchemy import case
 
     keys = [getattr(StatCaseMonth, k) for k in _CUBE_KEYS]
@@ -150,6 +161,60 @@ def _rebuild_cube(session: Session) -> None:
         list(_NATIONAL_KEYS) + ["cases", "started", "arrived", "ended"],
         select(*national, func.sum(StatCaseCube.cases), func.sum(StatCaseCube.started),
                func.sum(StatCaseCube.arrived), func.sum(StatCaseCube.ended)).group_by(*national)))
+    keys = [getattr(StatCaseMonth, k) for k in _CATEGORY_KEYS]
+    session.execute(delete(StatCategoryCube))
+    session.execute(insert(StatCategoryCube).from_select(
+        list(_CATEGORY_KEYS) + ["cases"], select(*keys, func.count()).group_by(*keys)))
+    keys = [getattr(StatCategoryCube, k) for k in _CATEGORY_NATIONAL_KEYS]
+    session.execute(delete(StatCategoryNational))
+    session.execute(insert(StatCategoryNational).from_select(
+        list(_CATEGORY_NATIONAL_KEYS) + ["cases"], select(*keys, func.sum(StatCategoryCube.cases)).group_by(*keys)))
+    _rebuild_directory_cubes(session)
+
+
+def _rebuild_directory_cubes(session: Session) -> None:
+    """The cubes that also depend on the directory (a unit's county, a doctor's position, gender and age): by
+    county, and by doctor."""
+    from sqlalchemy import case
+
+    county = func.coalesce(CareUnit.county, "")
+    keys = [StatCaseMonth.month, county, StatCaseMonth.chapter, StatCaseMonth.age_group, StatCaseMonth.degree]
+    session.execute(delete(StatCountyCube))
+    session.execute(insert(StatCountyCube).from_select(
+        ["month", "county", "chapter", "age_group", "degree", "cases"],
+        select(*keys, func.count()).select_from(StatCaseMonth)
+        .outerjoin(CareUnit, CareUnit.hsa_id == StatCaseMonth.unit_id).group_by(*keys)))
+    age = func.extract("year", StatCaseMonth.month) - StatDoctor.birth_year
+    doctor_age = case(*[(age <= high, aid) for aid, _sv, _en, _low, high in st.DOCTOR_AGES if high is not None],
+                      else_=st.DOCTOR_AGES[-1][0])
+    doctor_age = case((StatDoctor.birth_year.is_(None), ""), else_=doctor_age)
+    keys = [StatCaseMonth.month, StatCaseMonth.unit_id, func.coalesce(StatDoctor.position, "OKAND"),
+            func.coalesce(StatDoctor.gender, ""), doctor_age, StatCaseMonth.chapter, StatCaseMonth.age_group,
+            StatCaseMonth.degree, StatCaseMonth.provider_id]
+    session.execute(delete(StatDoctorCube))
+    session.execute(insert(StatDoctorCube).from_select(
+        ["month", "unit_id", "position", "doctor_gender", "doctor_age", "chapter", "age_group", "degree",
+         "provider_id", "cases"],
+        select(*keys, func.count()).select_from(StatCaseMonth)
+        .outerjoin(StatDoctor, StatDoctor.doctor_id == StatCaseMonth.doctor_id).group_by(*keys)))
+
+
+def _refresh_doctors(session: Session) -> str:
+    """stat_doctors from the HSA directory's staff (position group, gender, birth year), and a fingerprint of the
+    directory facts the cubes use (the doctors' and the units' counties): when it changes, those cubes are rebuilt
+    even if no certificate changed."""
+    rows = []
+    for hsa_id, codes, gender, birth_year in session.execute(
+            select(Staff.hsa_id, Staff.position_codes, Staff.gender, Staff.birth_year).order_by(Staff.hsa_id)):
+        position = st.doctor_position(str(c.get("code")) for c in (codes or []) if isinstance(c, dict))
+        rows.append({"doctor_id": hsa_id, "position": position,
+                     "gender": gender if gender in st.GENDERS else None, "birth_year": birth_year})
+    session.execute(delete(StatDoctor))
+    if rows:
+        session.execute(insert(StatDoctor), rows)
+    counties = session.execute(select(CareUnit.hsa_id, CareUnit.county).order_by(CareUnit.hsa_id)).all()
+    facts = json.dumps([rows, [list(r) for r in counties]], sort_keys=True, default=str)
+    return hashlib.sha256(facts.encode("utf-8")).hexdigest()[:16]
 
 
 def _month(value: datetime) -> date:
@@ -211,11 +276,14 @@ def run(session: Session, registry: ct.Registry, key: bytes, now: datetime, *, f
         kind = "incremental" if changed else "none"
         patients = sorted(changed)
     rows = _compute(session, registry, key, patients, codes)
+    directory = _refresh_doctors(session)
     if kind != "none" or session.scalar(select(func.count()).select_from(StatCaseCube)) == 0:
         _rebuild_cube(session)
+    elif state.get("directory") != directory:
+        _rebuild_directory_cubes(session)
     _recount(session)
     _set_state(session, {"versions": json.dumps(versions, sort_keys=True), "key": key_fingerprint(key),
-                         "last_run": now.isoformat(), "last_kind": kind})
+                         "last_run": now.isoformat(), "last_kind": kind, "directory": directory})
     session.commit()
     return RunResult(kind, len(patients), rows, time.perf_counter() - started)
 
@@ -243,29 +311,69 @@ def _scoped(query, model, scope: Scope):
     return query
 
 
-def _cube(scope: Scope) -> Any:
-    """The national cube for the nation (a unit or provider dimension needs the one by unit)."""
-    return StatNationalCube if not scope.unit_ids and not scope.provider_id else StatCaseCube
+def _cube(scope: Scope, by: str = "all") -> Any:
+    """The cube a split reads: by ICD-10 category, county or doctor their own; else the one by unit, summed over
+    the units for the nation (a unit or provider scope needs the one by unit)."""
+    national = not scope.unit_ids and not scope.provider_id
+    if by == "category":
+        return StatCategoryNational if national else StatCategoryCube
+    if by == "county":
+        return StatCountyCube
+    if by in ("position", "doctor"):
+        return StatDoctorCube
+    return StatNationalCube if national else StatCaseCube
 
 
 def case_counts(session: Session, scope: Scope, first: date, last: date, by: str,
                 where: dict[str, Iterable] | None = None, flag: str | None = None) -> dict[tuple[date, str], int]:
-    """{(month, value of `by`): cases} for the months first..last (month starts). `by` is a dimension of the cube
-    ("gender", "age_group", "chapter", "degree", "length_bucket", "unit_id", "provider_id") or "all"; `where` limits
-    dimensions to values; `flag` counts only the cases that started, arrived or ended that month."""
-    cube = _cube(scope)
-    column = getattr(cube, by) if by != "all" else None
-    cols = [cube.month] + ([column] if column is not None else [])
+    """{(month, value of `by`): cases} for the months first..last (month starts). `by` is a dimension of a cube
+    ("gender", "age_group", "chapter", "degree", "length_bucket", "unit_id", "provider_id", "category", "county",
+    "position"), "group" (the diagnosis group, from the chapters), "doctor" ("F:30-39": the deciding doctor's gender
+    and age group) or "all"; `where` limits dimensions to values; `flag` counts only the cases that started, arrived
+    or ended that month."""
+    if by == "group":
+        out: dict[tuple[date, str], int] = {}
+        for (month, chapter), n in case_counts(session, scope, first, last, "chapter", where, flag).items():
+            key = (month, st.chapter_group(chapter))
+            out[key] = out.get(key, 0) + n
+        return out
+    cube = _cube(scope, by)
+    if by == "doctor":
+        columns = [cube.doctor_gender, cube.doctor_age]
+    else:
+        columns = [getattr(cube, by)] if by != "all" else []
     measure = getattr(cube, flag) if flag else cube.cases
-    query = select(*cols, func.sum(measure)).where(cube.month >= first, cube.month <= last)
+    query = select(cube.month, *columns, func.sum(measure)).where(cube.month >= first, cube.month <= last)
     query = _scoped(query, cube, scope)
     for name, values in (where or {}).items():
         query = query.where(getattr(cube, name).in_(list(values)))
-    query = query.group_by(*cols)
-    out: dict[tuple[date, str], int] = {}
+    query = query.group_by(cube.month, *columns)
+    out = {}
     for row in session.execute(query):
         if row[-1]:
-            out[(row[0], str(row[1]) if column is not None else "all")] = int(row[-1])
+            value = ":".join(str(v) for v in row[1:-1]) if columns else "all"
+            if by == "doctor" and "" in row[1:-1]:
+                value = ":"  # gender or age unknown: one column
+            key = (row[0], value)
+            out[key] = out.get(key, 0) + int(row[-1])
+    return out
+
+
+def cases_in_period(session: Session, units: dict[str, str], first: date, last: date,
+                    where: dict[str, Iterable] | None = None) -> dict[str, int]:
+    """{listed unit: the sick-leave cases on it during the months first..last}: `units` maps each care unit (and
+    sub-unit) to the listed unit it counts for. A case counts once for the period on a unit: the cases there in
+    the first month, and those that started there, or came there from another unit, in a later month (a case that
+    leaves and comes back counts again)."""
+    cube = StatCaseCube
+    out = {unit: 0 for unit in set(units.values())}
+    ids = sorted(units)
+    query = select(cube.unit_id, cube.month, func.sum(cube.cases), func.sum(cube.started),
+                   func.sum(cube.arrived)).where(cube.month >= first, cube.month <= last, cube.unit_id.in_(ids))
+    for name, values in (where or {}).items():
+        query = query.where(getattr(cube, name).in_(list(values)))
+    for unit_id, month, cases, started, arrived in session.execute(query.group_by(cube.unit_id, cube.month)):
+        out[units[unit_id]] += int(cases or 0) if month == first else int(started or 0) + int(arrived or 0)
     return out
 
 
@@ -333,3 +441,21 @@ def scope_units(session: Session, scope: Scope) -> list[tuple[str, str]]:
     else:
         return []
     return sorted(((u, n) for u, n in session.execute(query)), key=lambda r: (r[1], r[0]))
+
+
+def regions_with_listing(session: Session) -> set[str]:
+    """The care providers that have uploaded a region listing (Regionsstatistik)."""
+    from ..models import RegionFile
+
+    return set(session.scalars(select(RegionFile.provider_id)))
+
+
+def region_listing(session: Session, provider_id: str) -> list[tuple[str, str, int]]:
+    """A region's listed units: (HSA-id, name: the directory's, else the file's, listed patients), by name."""
+    from ..models import RegionListing
+
+    rows = session.execute(select(RegionListing.unit_id, func.coalesce(CareUnit.name, RegionListing.unit_name),
+                                  RegionListing.listed)
+                           .outerjoin(CareUnit, CareUnit.hsa_id == RegionListing.unit_id)
+                           .where(RegionListing.provider_id == provider_id)).all()
+    return sorted(((u, n, int(c)) for u, n, c in rows), key=lambda r: (r[1], r[0]))

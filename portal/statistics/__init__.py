@@ -45,30 +45,29 @@ def _today() -> date:
 @bp.get("/")
 def index():
     with_run = store.last_run(db.session())
-    return render_template("statistics/index.html", reports=_reports(False), last_run=with_run)
+    return render_template("statistics/index.html", reports=st.reports_for(st.NATION), last_run=with_run)
 
 
-def _report_or_404(report_id: str, staff: bool = False) -> st.Report:
+def _report_or_404(report_id: str, scope_kind: str) -> st.Report:
     rep = st.report(report_id)
-    if rep is None or (rep.staff_only and not staff):
+    if rep is None or not rep.offered(scope_kind):
         abort(404)
     return rep
 
 
-def _reports(staff: bool) -> list[st.Report]:
-    return [r for r in st.REPORTS if staff or not r.staff_only]
-
-
-def _built(rep: st.Report, scope: store.Scope):
+def _built(rep: st.Report, scope: store.Scope, listing=None):
     filters, errors = st.parse_filters(request.args.to_dict(flat=False), _today())
+    if rep.id == "inom-kapitel":
+        st.chapter_within(filters, errors)
     built = tables.build(db.session(), rep, scope, filters, current_language(),
-                         current_app.extensions["certificate_types"])
+                         current_app.extensions["certificate_types"], listing)
     return filters, errors, built
 
 
-def _page(rep: st.Report, scope: store.Scope, scope_name: str, href, staff: bool = False):
-    filters, errors, built = _built(rep, scope)
-    body = page_or_fragment("statistics/report.html", "report", rep=rep, reports=_reports(staff), filters=filters,
+def _page(rep: st.Report, scope: store.Scope, scope_name: str, href, scope_kind: str = st.NATION, listing=None):
+    filters, errors, built = _built(rep, scope, listing)
+    body = page_or_fragment("statistics/report.html", "report", rep=rep, reports=st.reports_for(scope_kind),
+                            filters=filters, chapter_within=st.chapter_within(filters, {}),
                             errors=errors, built=built, scope_name=scope_name,
                             month_choices=_month_choices(), last_run=store.last_run(db.session()),
                             xlsx_url=_with_query(href(rep.id, xlsx=True)), report_href=href,
@@ -76,10 +75,10 @@ def _page(rep: st.Report, scope: store.Scope, scope_name: str, href, staff: bool
     return body, 400 if errors else 200
 
 
-def _xlsx(rep: st.Report, scope: store.Scope, scope_name: str, stem: str):
+def _xlsx(rep: st.Report, scope: store.Scope, scope_name: str, stem: str, listing=None):
     from .. import export
 
-    filters, errors, built = _built(rep, scope)
+    filters, errors, built = _built(rep, scope, listing)
     if errors:
         abort(400)
     table = tables.as_export(built, rep, filters, current_language(), scope_name,
@@ -96,32 +95,38 @@ def _national_href(report_id: str, xlsx: bool = False) -> str:
 
 @bp.get("/nationell/<report_id>")
 def national(report_id: str):
-    return _page(_report_or_404(report_id), NATION, _("Hela landet"), _national_href)
+    return _page(_report_or_404(report_id, st.NATION), NATION, _("Hela landet"), _national_href)
 
 
 @bp.get("/nationell/<report_id>.xlsx")
 def national_xlsx(report_id: str):
-    return _xlsx(_report_or_404(report_id), NATION, _("Hela landet"), "nationell")
+    return _xlsx(_report_or_404(report_id, st.NATION), NATION, _("Hela landet"), "nationell")
 
 
 # --- the staff statistics ----------------------------------------------------------------------------------------
 
 def _my_scopes() -> list[access.StatisticsScope]:
-    """The signed-in staff member's statistics scopes, from the HSA directory now."""
+    """The signed-in staff member's statistics scopes, from the HSA directory now (and a region's listed units for
+    a provider that has uploaded its listing: Regionsstatistik)."""
     from ..adapters.hsa import lookup, provider_names
 
     info = lookup(db.session(), current_user.hsa_id)
-    return access.statistics_scopes(info, _today(), provider_names(db.session()))
+    scopes = access.statistics_scopes(info, _today(), provider_names(db.session()))
+    return scopes + access.region_scopes(scopes, store.regions_with_listing(db.session()))
 
 
-def _scope(kind: str, scope_id: str) -> tuple[access.StatisticsScope, store.Scope]:
-    """One of the user's scopes, as the store's filter, or 404."""
+def _scope(kind: str, scope_id: str) -> tuple[access.StatisticsScope, store.Scope, list | None]:
+    """One of the user's scopes, as the store's filter (and a region's listing), or 404."""
     chosen = next((s for s in _my_scopes() if s.kind == kind and s.id == scope_id), None)
     if chosen is None:
         abort(404)
     if chosen.kind == access.PROVIDER_SCOPE:
-        return chosen, store.Scope(provider_id=chosen.id)
-    return chosen, store.Scope(unit_ids=tuple(store.unit_and_subunits(db.session(), chosen.id)))
+        return chosen, store.Scope(provider_id=chosen.id), None
+    if chosen.kind == access.REGION_SCOPE:
+        listing = store.region_listing(db.session(), chosen.id)
+        units = sorted({u for unit, _n, _l in listing for u in store.unit_and_subunits(db.session(), unit)})
+        return chosen, store.Scope(unit_ids=tuple(units)), listing
+    return chosen, store.Scope(unit_ids=tuple(store.unit_and_subunits(db.session(), chosen.id))), None
 
 
 @bp.get("/verksamhet")
@@ -130,28 +135,28 @@ def staff_start():
     scopes = _my_scopes()
     if not scopes:
         return render_template("statistics/no_access.html"), 403
-    return render_template("statistics/staff.html", scopes=scopes, reports=_reports(True))
+    return render_template("statistics/staff.html", scopes=scopes, reports_for=st.reports_for)
 
 
 @bp.get("/verksamhet/<kind>/<scope_id>/<report_id>")
 @statistics_staff_required
 def staff_report(kind: str, scope_id: str, report_id: str):
-    rep = _report_or_404(report_id, staff=True)
-    chosen, scope = _scope(kind, scope_id)
+    rep = _report_or_404(report_id, kind)
+    chosen, scope, listing = _scope(kind, scope_id)
 
     def href(rid: str, xlsx: bool = False) -> str:
         return url_for("statistics.staff_xlsx" if xlsx else "statistics.staff_report", kind=kind, scope_id=scope_id,
                        report_id=rid)
 
-    return _page(rep, scope, chosen.name, href, staff=True)
+    return _page(rep, scope, chosen.name, href, kind, listing)
 
 
 @bp.get("/verksamhet/<kind>/<scope_id>/<report_id>.xlsx")
 @statistics_staff_required
 def staff_xlsx(kind: str, scope_id: str, report_id: str):
-    rep = _report_or_404(report_id, staff=True)
-    chosen, scope = _scope(kind, scope_id)
-    return _xlsx(rep, scope, chosen.name, kind)
+    rep = _report_or_404(report_id, kind)
+    chosen, scope, listing = _scope(kind, scope_id)
+    return _xlsx(rep, scope, chosen.name, kind, listing)
 
 
 def _with_query(url: str) -> str:
@@ -164,7 +169,7 @@ def _filter_choices() -> dict:
 
     lang = current_language()
     return {"chapters": [(c.id, diagnosis.label(c, lang)) for c in diagnosis.CHAPTERS],
-            "age_groups": st.AGE_GROUPS, "degrees": st.DEGREES}
+            "age_groups": st.AGE_GROUPS, "degrees": st.DEGREES, "default_diagnoses": st.DEFAULT_DIAGNOSES}
 
 
 def _month_choices() -> list[tuple[str, str]]:

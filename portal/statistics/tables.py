@@ -47,11 +47,26 @@ class Ratio:
 
 
 @dataclass
+class Rate:
+    """One unit of a region's listing: its listed patients, its sick-leave cases in the period and per 1 000 listed
+    (None: not shown), and the same a year earlier when compared."""
+
+    key: str
+    label: str
+    listed: int
+    cases: Figure
+    per_1000: float | None
+    previous_cases: Figure | None = None
+    previous_per_1000: float | None = None
+
+
+@dataclass
 class Built:
     columns: list[tuple[str, str]]
     table: Published
     previous: Published | None = None  # the same months a year earlier (when compared)
     ratios: list[Ratio] = field(default_factory=list)
+    rates: list[Rate] = field(default_factory=list)
     chart_months: charts.BarChart | None = None
     chart_categories: charts.BarChart | None = None
     suppressed_any: bool = False
@@ -88,10 +103,20 @@ def _matrix(counts: dict[tuple[date, str], int], months: list[date], keys: list[
     return [[counts.get((m, k), 0) for k in keys] for m in months]
 
 
+def _where(rep: st.Report, filters: st.Filters) -> dict:
+    """The cube's limits: the filters', and for the reports by category the chapter or the chosen diagnoses."""
+    where = dict(filters.where())
+    if rep.id == "inom-kapitel":
+        where["chapter"] = (st.chapter_within(filters, {}),)
+    elif rep.id == "jamfor-diagnoser":
+        where["category"] = filters.diagnoses or st.DEFAULT_DIAGNOSES
+    return where
+
+
 def _counts(session, rep: st.Report, scope: store.Scope, filters: st.Filters, first: date,
             last: date) -> dict[tuple[date, str], int]:
-    if rep.source == st.CASES:
-        return store.case_counts(session, scope, first, last, rep.by or "all", filters.where())
+    if rep.source in (st.CASES, st.CATEGORIES, st.COUNTIES, st.DOCTORS):
+        return store.case_counts(session, scope, first, last, rep.by or "all", _where(rep, filters))
     if rep.source == st.FLOWS:
         return store.flow_counts(session, scope, first, last, filters.where())
     if rep.source == st.QUESTIONS:
@@ -123,11 +148,65 @@ def _ratios(session, scope: store.Scope, filters: st.Filters, codes: list[str]) 
     return sorted(out, key=lambda r: order[r.key])
 
 
-def build(session, rep: st.Report, scope: store.Scope, filters: st.Filters, lang: str, registry) -> Built:
+def _rates(session, listing: list[tuple[str, str, int]], filters: st.Filters) -> list[Rate]:
+    """Per listed unit (id, name, listed): the cases in the period and per 1 000 listed, published as one column of
+    counts with its total (the region's), so no count below 5 follows from the total."""
+    from ..domain import suppression as sp
+
+    if not listing:
+        return []
+    units = {sub: unit for unit, _name, _listed in listing for sub in store.unit_and_subunits(session, unit)}
+    keys = [unit for unit, _name, _listed in listing]
+    listed = {unit: n for unit, _name, n in listing}
+
+    def published(first: date, last: date) -> tuple[Any, Any]:
+        counts = store.cases_in_period(session, units, first, last, filters.where())
+        table = sp.CountTable(rows=keys, columns=["cases"], counts=[[counts.get(k, 0)] for k in keys],
+                              row_totals=False, column_totals=True)
+        marked = sp.suppress(table, marked_apart=True)
+        return _published(table, marked), marked
+
+    def per_1000(figure: Figure, of: int) -> float | None:
+        return figure * 1000 / of if isinstance(figure, int) and of else None
+
+    figure, _marked = published(filters.first, filters.last)
+    earlier = None
+    if filters.compare:
+        earlier, _m = published(st.year_earlier(filters.first), st.year_earlier(filters.last))
+    out = []
+    for unit, name, n in listing:
+        rate = Rate(unit, name, n, figure(unit, "cases"), per_1000(figure(unit, "cases"), n))
+        if earlier is not None:
+            rate.previous_cases = earlier(unit, "cases")
+            rate.previous_per_1000 = per_1000(rate.previous_cases, n)
+        out.append(rate)
+    total_listed = sum(listed.values())
+    total = Rate(sp.TOTAL, _("Hela regionen"), total_listed, figure(sp.TOTAL, "cases"),
+                 per_1000(figure(sp.TOTAL, "cases"), total_listed))
+    if earlier is not None:
+        total.previous_cases = earlier(sp.TOTAL, "cases")
+        total.previous_per_1000 = per_1000(total.previous_cases, total_listed)
+    return out + [total]
+
+
+def build(session, rep: st.Report, scope: store.Scope, filters: st.Filters, lang: str, registry,
+          listing: list[tuple[str, str, int]] | None = None) -> Built:
+    """The report for the scope and filters; `listing` (unit id, name, listed patients) for the report per 1 000
+    listed (a region's)."""
     months = filters.months
+    if rep.source == st.LISTED:
+        rates = _rates(session, listing or [], filters)
+        figures = [r.cases for r in rates] + [r.previous_cases for r in rates if r.previous_cases is not None]
+        built = Built([], Published(months, [], [], [], 0), rates=rates,
+                      suppressed_any=any(not isinstance(v, int) for v in figures))
+        built.chart_categories = charts.bar_chart(
+            [(r.key, r.label, round(r.per_1000 or 0)) for r in rates[:-1]])
+        return built
     codes = list(registry.codes()) if rep.source in (st.CERTIFICATES, st.KOMPLETTERING) else []
     units = store.scope_units(session, scope) if rep.by == "unit_id" else []
     columns = st.categories(rep, lang, codes, units)
+    if rep.source == st.CATEGORIES:
+        columns = _category_columns(session, rep, scope, filters)
     if rep.source == st.KOMPLETTERING:
         ratios = _ratios(session, scope, filters, codes)
         for r in ratios:
@@ -136,7 +215,8 @@ def build(session, rep: st.Report, scope: store.Scope, filters: st.Filters, lang
         return Built(columns, Published(months, [], [], [], 0), ratios=ratios,
                      suppressed_any=any(not isinstance(r.count, int) or not isinstance(r.of, int) for r in ratios))
     chosen = {"chapter": filters.chapters, "age_group": filters.age_groups,
-              "degree": tuple(str(d) for d in filters.degrees)}.get(rep.by or "", ())
+              "degree": tuple(str(d) for d in filters.degrees),
+              "group": tuple(st.chapter_group(c) for c in filters.chapters)}.get(rep.by or "", ())
     if chosen:  # a report split by what the filter limits: only the chosen columns (the others are not zeros)
         columns = [(k, label) for k, label in columns if k in chosen]
     keys = [k for k, _label in columns]
@@ -153,6 +233,19 @@ def build(session, rep: st.Report, scope: store.Scope, filters: st.Filters, lang
     built.chart_categories = charts.bar_chart(
         [(k, label, _bar(table.category_totals[i])) for i, (k, label) in enumerate(columns)])
     return built
+
+
+def _category_columns(session, rep: st.Report, scope: store.Scope, filters: st.Filters) -> list[tuple[str, str]]:
+    """The columns of a report by ICD-10 category: the chosen diagnoses, in the order given; within a chapter, the
+    categories with cases in the period (or the year before, when compared), in code order."""
+    if rep.id == "jamfor-diagnoser":
+        return [(c, c) for c in filters.diagnoses or st.DEFAULT_DIAGNOSES]
+    months = filters.months
+    found = {k for _m, k in _counts(session, rep, scope, filters, months[0], months[-1])}
+    if filters.compare:
+        found |= {k for _m, k in _counts(session, rep, scope, filters, st.year_earlier(months[0]),
+                                           st.year_earlier(months[-1]))}
+    return [(c, c) for c in sorted(found)]
 
 
 def _bar(value: Figure) -> int:
@@ -193,7 +286,21 @@ def as_export(built: Built, rep: st.Report, filters: st.Filters, lang: str, scop
     title = rep.title[lang == "en"]
     period = _("%(first)s – %(last)s", first=month_name(filters.first), last=month_name(filters.last))
     rows: list[list[Any]]
-    if rep.source == st.KOMPLETTERING:
+    if rep.source == st.LISTED:
+        columns = [export.Column("unit", rep.split[lang == "en"]),
+                   export.Column("listed", _("Listade patienter"), export.NUMBER),
+                   export.Column("cases", _("Sjukfall i perioden"), export.NUMBER),
+                   export.Column("per_1000", _("Per 1 000 listade"), export.TEXT)]
+        if filters.compare:
+            columns += [export.Column("previous", _("Sjukfall ett år tidigare"), export.NUMBER),
+                        export.Column("previous_per_1000", _("Per 1 000 listade ett år tidigare"), export.TEXT)]
+        rows = []
+        for r in built.rates:
+            row = [r.label, r.listed, _cell(r.cases), _rate_text(r.per_1000, r.cases)]
+            if filters.compare:
+                row += [_cell(r.previous_cases or 0), _rate_text(r.previous_per_1000, r.previous_cases or 0)]
+            rows.append(row)
+    elif rep.source == st.KOMPLETTERING:
         columns = [export.Column("type", rep.split[lang == "en"]),
                    export.Column("of", _("Antal intyg"), export.NUMBER),
                    export.Column("count", _("Med begäran om komplettering"), export.NUMBER),
@@ -220,6 +327,14 @@ def as_export(built: Built, rep: st.Report, filters: st.Filters, lang: str, scop
 def NOTE() -> str:  # noqa: N802 - a sentence, in the reader's language
     return _("Antal under 5 visas som ”färre än 5”. Ett värde som annars skulle göra det möjligt att räkna ut ett "
              "sådant antal från summorna visas som ”dolt” (det är 5 eller mer).")
+
+
+def _rate_text(rate: float | None, cases: Figure) -> str:
+    from ..i18n import number
+
+    if rate is None:
+        return figure_text(cases if cases == LOW else HIDDEN)
+    return number(round(rate, 1))
 
 
 def _cell(value: Figure) -> Any:

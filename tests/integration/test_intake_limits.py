@@ -223,7 +223,7 @@ def test_every_text_column_intake_writes_has_its_limit_tested():
     """A new String column on a table intake fills needs a line in COLUMNS (or a reason here)."""
     # references that must name something stored or in the document, codes from a fixed set, values derived
     # from checked ones (main_diagnosis: an ICD-10 code), and the API client's id (not from the document)
-    not_from_documents = {"care_units.provider_id", "care_units.parent_id",
+    not_from_documents = {"care_units.provider_id", "care_units.parent_id", "care_units.county", "staff.gender",
                           "commissions.staff_id", "commissions.unit_id", "persons.personnummer",
                           "certificates.type_code", "certificates.type_version", "certificates.patient_pnr",
                           "certificates.main_diagnosis", "certificates.registered_by", "certificates.staff_id",
