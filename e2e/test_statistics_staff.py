@@ -1,4 +1,4 @@
-"""The staff statistics by keyboard alone, in Swedish and English: a statistics user for a unit and one for a whole
+"""The staff statistics by keyboard alone, in Swedish and English, at 390 and 1280 px: a statistics user for a unit and one for a whole
 care provider log in through the test broker from Intygsstatistik's page and open a report; a doctor without a
 "Statistik" commission is refused with a clear page. axe on every page."""
 from __future__ import annotations
@@ -8,6 +8,7 @@ import re
 import pytest
 
 from accessibility import crawl
+from conftest import new_context
 from portal.domain import demo
 
 from .keyboard import activate, choose_radio, tab_to
@@ -22,6 +23,17 @@ T = {
            "cases": "Sick-leave cases per month", "by_unit": "Sick-leave cases by care unit",
            "refused": "You do not have access to the care statistics"},
 }
+
+
+@pytest.fixture(params=[390, 1280], ids=["phone", "desktop"])
+def page(request, browser, live_server, lang):
+    """The conftest's page at a phone's and a desktop's width."""
+    width = request.param
+    context = new_context(browser, live_server.url, lang=lang, width=width, height=844 if width == 390 else 900)
+    page = context.new_page()
+    page.set_default_timeout(10_000)
+    yield page
+    context.close()
 
 
 def h1(page) -> str:
