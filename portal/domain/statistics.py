@@ -392,6 +392,7 @@ class Filters:
     age_groups: tuple[str, ...] = ()
     degrees: tuple[int, ...] = ()
     diagnoses: tuple[str, ...] = ()  # ICD-10 categories chosen to compare ("F32")
+    units: tuple[str, ...] = ()  # a care provider's or region's units chosen (HSA-ids)
 
     @property
     def months(self) -> list[date]:
@@ -410,7 +411,7 @@ class Filters:
 
     @property
     def active(self) -> bool:
-        return bool(self.chapters or self.age_groups or self.degrees)
+        return bool(self.chapters or self.age_groups or self.degrees or self.units)
 
 
 def _month_value(text: str) -> date | None:
@@ -477,11 +478,13 @@ def parse_diagnoses(values: Sequence[str], errors: dict[str, str]) -> tuple[str,
     return tuple(found)
 
 
-def parse_filters(args: dict[str, list[str]], today: date) -> tuple[Filters, dict[str, str]]:
+def parse_filters(args: dict[str, list[str]], today: date,
+                  units: Sequence[str] = ()) -> tuple[Filters, dict[str, str]]:
     """The report's filters from the query (fran, till: YYYY-MM; jamfor=1; kapitel, alder, grad: several
     values; diagnos: ICD-10 categories to compare), with errors by parameter (PERIOD_FORMAT, PERIOD_ORDER,
-    PERIOD_FUTURE, PERIOD_LONG, VALUE, DIAGNOSIS_FORMAT, DIAGNOSIS_MANY). A bad value is reported, and the default
-    used in its place."""
+    PERIOD_FUTURE, PERIOD_LONG, VALUE, DIAGNOSIS_FORMAT, DIAGNOSIS_MANY); `enhet`: some of `units` (a care
+    provider's or a region's; elsewhere there are none to choose). A bad value is reported, and the default used in
+    its place."""
     errors: dict[str, str] = {}
     first, last = _period(args, today, errors)
     compare_raw = (args.get("jamfor") or [""])[0]
@@ -498,7 +501,8 @@ def parse_filters(args: dict[str, list[str]], today: date) -> tuple[Filters, dic
     ages = many("alder", AGE_IDS)
     degrees = tuple(int(d) for d in many("grad", tuple(str(d) for d in DEGREES)))
     diagnoses = parse_diagnoses(args.get("diagnos") or [], errors)
-    return Filters(first, last, compare_raw == "1", chapters, ages, degrees, diagnoses), errors
+    chosen_units = many("enhet", tuple(units))
+    return Filters(first, last, compare_raw == "1", chapters, ages, degrees, diagnoses, chosen_units), errors
 
 
 def chapter_within(filters: Filters, errors: dict[str, str]) -> str:

@@ -55,30 +55,41 @@ def _report_or_404(report_id: str, scope_kind: str) -> st.Report:
     return rep
 
 
-def _built(rep: st.Report, scope: store.Scope, listing=None):
-    filters, errors = st.parse_filters(request.args.to_dict(flat=False), _today())
+def _unit_choices(scope: store.Scope, scope_kind: str) -> list[tuple[str, str]]:
+    """The units a care provider's or a region's reports can be limited to (id, name); none elsewhere."""
+    if scope_kind not in (st.PROVIDER, st.REGION):
+        return []
+    return store.scope_units(db.session(), scope)
+
+
+def _built(rep: st.Report, scope: store.Scope, listing=None, scope_kind: str = st.NATION):
+    units = _unit_choices(scope, scope_kind)
+    filters, errors = st.parse_filters(request.args.to_dict(flat=False), _today(), [u for u, _name in units])
     if rep.id == "inom-kapitel":
         st.chapter_within(filters, errors)
+    if filters.units:  # the chosen units only (within the scope: they are among its units)
+        scope = store.Scope(provider_id=scope.provider_id, unit_ids=filters.units)
+        listing = [row for row in listing or [] if row[0] in filters.units] if listing is not None else None
     built = tables.build(db.session(), rep, scope, filters, current_language(),
                          current_app.extensions["certificate_types"], listing)
-    return filters, errors, built
+    return filters, errors, built, units
 
 
 def _page(rep: st.Report, scope: store.Scope, scope_name: str, href, scope_kind: str = st.NATION, listing=None):
-    filters, errors, built = _built(rep, scope, listing)
+    filters, errors, built, units = _built(rep, scope, listing, scope_kind)
     body = page_or_fragment("statistics/report.html", "report", rep=rep, reports=st.reports_for(scope_kind),
                             filters=filters, chapter_within=st.chapter_within(filters, {}),
                             errors=errors, built=built, scope_name=scope_name,
                             month_choices=_month_choices(), last_run=store.last_run(db.session()),
                             xlsx_url=_with_query(href(rep.id, xlsx=True)), report_href=href,
-                            suppression_note=tables.NOTE(), **_filter_choices())
+                            suppression_note=tables.NOTE(), unit_choices=units, **_filter_choices())
     return body, 400 if errors else 200
 
 
-def _xlsx(rep: st.Report, scope: store.Scope, scope_name: str, stem: str, listing=None):
+def _xlsx(rep: st.Report, scope: store.Scope, scope_name: str, stem: str, listing=None, scope_kind: str = st.NATION):
     from .. import export
 
-    filters, errors, built = _built(rep, scope, listing)
+    filters, errors, built, _units = _built(rep, scope, listing, scope_kind)
     if errors:
         abort(400)
     table = tables.as_export(built, rep, filters, current_language(), scope_name,
@@ -156,7 +167,7 @@ def staff_report(kind: str, scope_id: str, report_id: str):
 def staff_xlsx(kind: str, scope_id: str, report_id: str):
     rep = _report_or_404(report_id, kind)
     chosen, scope, listing = _scope(kind, scope_id)
-    return _xlsx(rep, scope, chosen.name, kind, listing)
+    return _xlsx(rep, scope, chosen.name, kind, listing, kind)
 
 
 def _with_query(url: str) -> str:

@@ -216,7 +216,8 @@ def build(session, rep: st.Report, scope: store.Scope, filters: st.Filters, lang
                      suppressed_any=any(not isinstance(r.count, int) or not isinstance(r.of, int) for r in ratios))
     chosen = {"chapter": filters.chapters, "age_group": filters.age_groups,
               "degree": tuple(str(d) for d in filters.degrees),
-              "group": tuple(st.chapter_group(c) for c in filters.chapters)}.get(rep.by or "", ())
+              "group": tuple(st.chapter_group(c) for c in filters.chapters),
+              "unit_id": filters.units}.get(rep.by or "", ())
     if chosen:  # a report split by what the filter limits: only the chosen columns (the others are not zeros)
         columns = [(k, label) for k, label in columns if k in chosen]
     keys = [k for k, _label in columns]

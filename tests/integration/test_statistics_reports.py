@@ -262,3 +262,29 @@ def test_a_region_sees_cases_per_1000_listed_patients(demo, client):
     client2 = demo.test_client()
     _staff(client2, demo, "T001", role="STATISTIK")
     assert client2.get(f"/statistik/verksamhet/region/{vg1}/listade").status_code == 404
+
+
+def test_a_provider_limits_its_reports_to_chosen_units(demo, client):
+    run(demo)
+    expected = independent_cases(demo)
+    vg1, ve10, ve20 = demo_data.hsa("VG1"), demo_data.hsa("VE10"), demo_data.hsa("VE20")
+    _staff(client, demo, "T002", role="STATISTIK")
+    page = client.get(f"/statistik/verksamhet/vardgivare/{vg1}/sjukfall?enhet={ve10}&enhet={ve20}")
+    assert page.status_code == 200
+    html = page.get_data(as_text=True)
+    assert f'name="enhet" value="{ve10}" checked' in html and "Filtrerat urval." in html
+    truth = {}
+    for month in MONTHS:
+        chosen = [c for c in expected.get(month, []) if c["unit"] in (ve10, ve20)]
+        truth[(month, "Kvinnor")] = sum(1 for c in chosen if c["gender"] == "F")
+        truth[(month, "Män")] = sum(1 for c in chosen if c["gender"] == "M")
+        truth[(month, "Totalt")] = len(chosen)
+    assert _check_page(html, truth, ["Kvinnor", "Män", "Totalt"]) > 5
+    # the report by unit shows the chosen units only
+    heads, _rows = _table(client.get(f"/statistik/verksamhet/vardgivare/{vg1}/enheter?enhet={ve20}")
+                          .get_data(as_text=True))
+    assert heads == ["Månad", "Ortopedkliniken Demostad", "Totalt"]
+    # a unit that is not the provider's, and the units filter where there are no units to choose: 400
+    other = demo_data.hsa("VE40") if "VE40" in {u[0] for u in demo_data.UNITS} else "SE0000000000-XXXX"
+    assert client.get(f"/statistik/verksamhet/vardgivare/{vg1}/sjukfall?enhet={other}").status_code == 400
+    assert client.get(f"/statistik/nationell/sjukfall?enhet={ve10}").status_code == 400
