@@ -49,6 +49,7 @@ NOT_PAGES: dict[str, str] = {
     "employer.pdf_file": "a PDF file (tested in tests/integration/test_shares.py and e2e/test_shares.py)",
     "statistics.national_xlsx": "an Excel file (tested in tests/integration/test_statistics.py)",
     "statistics.staff_xlsx": "an Excel file (tested in tests/integration/test_statistics.py)",
+    "statistics.staff_region_example": "an Excel file (tested in tests/integration/test_region_upload.py)",
 }
 
 # who to log in as for the pages of an area (endpoint prefix -> demo identities)
@@ -183,6 +184,9 @@ EXAMPLES: dict[str, Callable[[Flask], list[tuple[dict, str | None]]]] = {
         ({"report_id": "sjukfall"}, None), ({"report_id": "diagnoskapitel", "jamfor": "1", "grad": "100"}, None),
         ({"report_id": "inflode-utflode"}, None), ({"report_id": "fragor"}, None),
         ({"report_id": "komplettering"}, None)],
+    # the region upload page of the care provider whose statistician T002 is (no file yet: the form alone)
+    "statistics.staff_region": lambda app: [
+        ({"provider_id": __import__("portal.domain.demo", fromlist=["hsa"]).hsa("VG1")}, "statistician")],
     "citizen.share": _citizen_shareable,
     "citizen.share_detail": _share_details,
     "employer.view": _employer_views,

@@ -1,6 +1,6 @@
-"""The staff statistics by keyboard alone, in Swedish and English, at 390 and 1280 px: a statistics user for a unit and one for a whole
-care provider log in through the test broker from Intygsstatistik's page and open a report; a doctor without a
-"Statistik" commission is refused with a clear page. axe on every page."""
+"""The staff statistics by keyboard alone, in Swedish and English, at 390 and 1280 px: a statistics user for a
+unit and one for a whole care provider log in through the test broker from Intygsstatistik's page and open a
+report; a doctor without a "Statistik" commission is refused with a clear page. axe on every page."""
 from __future__ import annotations
 
 import re

@@ -196,3 +196,4 @@ def init_app(app) -> None:
 
 
 __all__ = ["bp", "init_app"]
+from . import region  # noqa: E402,F401
