@@ -616,3 +616,49 @@ class RegionListing(Base):
     unit_id: Mapped[str] = mapped_column(HSA, primary_key=True)
     unit_name: Mapped[str] = mapped_column(String(200))
     listed: Mapped[int] = mapped_column(Integer)
+
+
+class StatPublished(Base):
+    """Intygsstatistik: a statistics table as it may be published (domain/suppression.py's result), under the
+    SHA-256 of the table's counts and published sums. The suppression is a pure function of those, so any process
+    may reuse what any other computed; the job empties it when it runs (and fills it for the default reports)."""
+
+    __tablename__ = "stat_published"
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    result: Mapped[str] = mapped_column(Text)
+
+
+class StatProviderCube(Base):
+    """Intygsstatistik: stat_case_cube summed over each care provider's units (a provider's reports not split or
+    limited by unit read it)."""
+
+    __tablename__ = "stat_provider_cube"
+    month: Mapped[date] = mapped_column(Date, primary_key=True)
+    provider_id: Mapped[str] = mapped_column(HSA, primary_key=True)
+    gender: Mapped[str] = mapped_column(String(1), primary_key=True)
+    age_group: Mapped[str] = mapped_column(String(8), primary_key=True)
+    chapter: Mapped[str] = mapped_column(String(10), primary_key=True)
+    degree: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    length_bucket: Mapped[str] = mapped_column(String(10), primary_key=True)
+    cases: Mapped[int] = mapped_column(Integer)
+    started: Mapped[int] = mapped_column(Integer)
+    arrived: Mapped[int] = mapped_column(Integer)
+    ended: Mapped[int] = mapped_column(Integer)
+
+
+class StatUnitCube(Base):
+    """Intygsstatistik: stat_case_cube without gender and length (a fourteenth of its rows): the reports by unit, a
+    region's cases per 1 000 listed and the flows of units read it."""
+
+    __tablename__ = "stat_unit_cube"
+    __table_args__ = (Index("ix_stat_unit_cube_provider_month", "provider_id", "month"),)
+    month: Mapped[date] = mapped_column(Date, primary_key=True)
+    unit_id: Mapped[str] = mapped_column(HSA, primary_key=True)
+    chapter: Mapped[str] = mapped_column(String(10), primary_key=True)
+    age_group: Mapped[str] = mapped_column(String(8), primary_key=True)
+    degree: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    provider_id: Mapped[str] = mapped_column(HSA)
+    cases: Mapped[int] = mapped_column(Integer)
+    started: Mapped[int] = mapped_column(Integer)
+    arrived: Mapped[int] = mapped_column(Integer)
+    ended: Mapped[int] = mapped_column(Integer)

@@ -45,8 +45,11 @@ from ..models import (
     StatDoctor,
     StatDoctorCube,
     StatNationalCube,
+    StatProviderCube,
+    StatPublished,
     StatQuestionMonth,
     StatState,
+    StatUnitCube,
     UnitChange,
 )
 from .rehab import _COLS, _records
@@ -155,12 +158,9 @@ def _rebuild_cube(session: Session) -> None:
     session.execute(insert(StatCaseCube).from_select(
         list(_CUBE_KEYS) + ["cases", "started", "arrived", "ended"],
         select(*keys, func.count(), *flags).group_by(*keys)))
-    national = [getattr(StatCaseCube, k) for k in _NATIONAL_KEYS]
-    session.execute(delete(StatNationalCube))
-    session.execute(insert(StatNationalCube).from_select(
-        list(_NATIONAL_KEYS) + ["cases", "started", "arrived", "ended"],
-        select(*national, func.sum(StatCaseCube.cases), func.sum(StatCaseCube.started),
-               func.sum(StatCaseCube.arrived), func.sum(StatCaseCube.ended)).group_by(*national)))
+    _sum_cube(session, StatCaseCube, StatNationalCube, _NATIONAL_KEYS)
+    _sum_cube(session, StatCaseCube, StatProviderCube, _PROVIDER_KEYS)
+    _sum_cube(session, StatCaseCube, StatUnitCube, _UNIT_KEYS)
     keys = [getattr(StatCaseMonth, k) for k in _CATEGORY_KEYS]
     session.execute(delete(StatCategoryCube))
     session.execute(insert(StatCategoryCube).from_select(
@@ -170,6 +170,20 @@ def _rebuild_cube(session: Session) -> None:
     session.execute(insert(StatCategoryNational).from_select(
         list(_CATEGORY_NATIONAL_KEYS) + ["cases"], select(*keys, func.sum(StatCategoryCube.cases)).group_by(*keys)))
     _rebuild_directory_cubes(session)
+
+
+_PROVIDER_KEYS = ("month", "provider_id", "gender", "age_group", "chapter", "degree", "length_bucket")
+_UNIT_KEYS = ("month", "unit_id", "chapter", "age_group", "degree", "provider_id")
+
+
+def _sum_cube(session: Session, source: Any, target: Any, keys: tuple[str, ...]) -> None:
+    """`target`, whole, as `source` summed over the dimensions it lacks."""
+    columns = [getattr(source, k) for k in keys]
+    session.execute(delete(target))
+    session.execute(insert(target).from_select(
+        list(keys) + ["cases", "started", "arrived", "ended"],
+        select(*columns, func.sum(source.cases), func.sum(source.started), func.sum(source.arrived),
+               func.sum(source.ended)).group_by(*columns)))
 
 
 def _rebuild_directory_cubes(session: Session) -> None:
@@ -282,6 +296,7 @@ def run(session: Session, registry: ct.Registry, key: bytes, now: datetime, *, f
     elif state.get("directory") != directory:
         _rebuild_directory_cubes(session)
     _recount(session)
+    session.execute(delete(StatPublished))  # new counts: the published tables are made again as they are asked for
     _set_state(session, {"versions": json.dumps(versions, sort_keys=True), "key": key_fingerprint(key),
                          "last_run": now.isoformat(), "last_kind": kind, "directory": directory})
     session.commit()
@@ -311,9 +326,13 @@ def _scoped(query, model, scope: Scope):
     return query
 
 
-def _cube(scope: Scope, by: str = "all") -> Any:
-    """The cube a split reads: by ICD-10 category, county or doctor their own; else the one by unit, summed over
-    the units for the nation (a unit or provider scope needs the one by unit)."""
+_CASE_CUBES = (StatNationalCube, StatProviderCube, StatUnitCube, StatCaseCube)  # smallest first
+
+
+def _cube(scope: Scope, by: str = "all", where: dict[str, Iterable] | None = None) -> Any:
+    """The smallest cube with every column the read needs: the split `by`, the limits in `where`, and the scope's
+    (unit_id, provider_id); by ICD-10 category, county or doctor their own (the category one summed over the units
+    for the nation)."""
     national = not scope.unit_ids and not scope.provider_id
     if by == "category":
         return StatCategoryNational if national else StatCategoryCube
@@ -321,7 +340,10 @@ def _cube(scope: Scope, by: str = "all") -> Any:
         return StatCountyCube
     if by in ("position", "doctor"):
         return StatDoctorCube
-    return StatNationalCube if national else StatCaseCube
+    needed = set(where or ()) | ({by} if by != "all" else set())
+    needed |= {"unit_id"} if scope.unit_ids else set()
+    needed |= {"provider_id"} if scope.provider_id else set()
+    return next(c for c in _CASE_CUBES if all(hasattr(c, n) for n in needed))
 
 
 def case_counts(session: Session, scope: Scope, first: date, last: date, by: str,
@@ -337,7 +359,7 @@ def case_counts(session: Session, scope: Scope, first: date, last: date, by: str
             key = (month, st.chapter_group(chapter))
             out[key] = out.get(key, 0) + n
         return out
-    cube = _cube(scope, by)
+    cube = _cube(scope, by, where)
     if by == "doctor":
         columns = [cube.doctor_gender, cube.doctor_age]
     else:
@@ -365,7 +387,7 @@ def cases_in_period(session: Session, units: dict[str, str], first: date, last: 
     sub-unit) to the listed unit it counts for. A case counts once for the period on a unit: the cases there in
     the first month, and those that started there, or came there from another unit, in a later month (a case that
     leaves and comes back counts again)."""
-    cube = StatCaseCube
+    cube = StatUnitCube
     out = {unit: 0 for unit in set(units.values())}
     ids = sorted(units)
     query = select(cube.unit_id, cube.month, func.sum(cube.cases), func.sum(cube.started),
@@ -380,7 +402,7 @@ def cases_in_period(session: Session, units: dict[str, str], first: date, last: 
 def flow_counts(session: Session, scope: Scope, first: date, last: date,
                 where: dict[str, Iterable] | None = None) -> dict[tuple[date, str], int]:
     """{(month, "started" | "arrived" | "ended"): cases}, in one read."""
-    cube = _cube(scope)
+    cube = _cube(scope, "all", where)
     query = select(cube.month, func.sum(cube.started), func.sum(cube.arrived),
                    func.sum(cube.ended)).where(cube.month >= first, cube.month <= last)
     query = _scoped(query, cube, scope)
@@ -459,3 +481,41 @@ def region_listing(session: Session, provider_id: str) -> list[tuple[str, str, i
                            .outerjoin(CareUnit, CareUnit.hsa_id == RegionListing.unit_id)
                            .where(RegionListing.provider_id == provider_id)).all()
     return sorted(((u, n, int(c)) for u, n, c in rows), key=lambda r: (r[1], r[0]))
+
+
+# --- published tables, shared by every process ------------------------------------------------------------------
+
+def _table_key(table: Any, marked_apart: bool) -> str:
+    canonical = json.dumps([list(table.rows), list(table.columns), [list(r) for r in table.counts], table.row_totals,
+                            table.column_totals, table.grand_total, {k: list(v) for k, v in table.groups.items()},
+                            sorted([list(k), sorted(list(m) for m in v)] for k, v in table.sums.items()),
+                            marked_apart], ensure_ascii=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode("ascii")).hexdigest()
+
+
+def suppressed(session: Session, table: Any, *, marked_apart: bool = False) -> Any:
+    """`suppression.suppress(table)`, kept in stat_published under the hash of the table: the suppression of a big
+    table with many small counts takes a few hundred milliseconds, and is the same for every reader until the job
+    runs again. A table computed by two processes at once is stored once (the other's insert is let go)."""
+    from sqlalchemy.exc import IntegrityError
+
+    from ..domain import suppression as sp
+
+    key = _table_key(table, marked_apart)
+    stored = session.scalar(select(StatPublished.result).where(StatPublished.key == key))
+    if stored is not None:
+        data = json.loads(stored)
+        values = {(r, c): (sp.SUPPRESSED if v is None else v) for r, c, v in data["values"]}
+        return sp.PublishedTable(values=values, marked_apart=marked_apart,
+                                 _below=frozenset((r, c) for r, c in data["below"]))
+    result = sp.suppress(table, marked_apart=marked_apart)
+    below = sorted(ref for ref in result.suppressed if marked_apart and result.is_below_threshold(*ref))
+    data = {"values": [[r, c, None if v is sp.SUPPRESSED else v] for (r, c), v in result.values.items()],
+            "below": [list(ref) for ref in below]}
+    with Session(bind=session.get_bind()) as writer:  # its own short transaction: a page only reads
+        writer.add(StatPublished(key=key, result=json.dumps(data, separators=(",", ":"))))
+        try:
+            writer.commit()
+        except IntegrityError:
+            writer.rollback()
+    return result

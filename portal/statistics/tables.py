@@ -14,6 +14,7 @@ from datetime import date, datetime
 from typing import Any, Union
 
 from flask_babel import gettext as _
+from sqlalchemy import select
 
 from ..domain import charts
 from ..domain import statistics as st
@@ -85,7 +86,8 @@ def _published(table, marked) -> Any:
     return figure
 
 
-def publish(months: list[date], keys: list[str], matrix: list[list[int]], month_totals: bool = True) -> Published:
+def publish(session, months: list[date], keys: list[str], matrix: list[list[int]],
+            month_totals: bool = True) -> Published:
     """The table with its category totals (and month totals and the total when a month's figures add up),
     through the suppression rules."""
     from ..domain import suppression as sp
@@ -93,7 +95,7 @@ def publish(months: list[date], keys: list[str], matrix: list[list[int]], month_
     rows = [m.isoformat() for m in months]
     table = sp.CountTable(rows=rows, columns=keys, counts=matrix, row_totals=month_totals, column_totals=True,
                           grand_total=month_totals)
-    figure = _published(table, sp.suppress(table, marked_apart=True))
+    figure = _published(table, store.suppressed(session, table, marked_apart=True))
     return Published(months, [[figure(r, k) for k in keys] for r in rows],
                      [figure(r, sp.TOTAL) for r in rows] if month_totals else None,
                      [figure(sp.TOTAL, k) for k in keys], figure(sp.TOTAL, sp.TOTAL) if month_totals else None)
@@ -138,7 +140,7 @@ def _ratios(session, scope: store.Scope, filters: st.Filters, codes: list[str]) 
         table = sp.CountTable(rows=("asked", "not_asked"), columns=used,
                               counts=([asked[c] for c in used], [totals[c] - asked[c] for c in used]),
                               column_totals=True)
-        marked = sp.suppress(table, marked_apart=True)
+        marked = store.suppressed(session, table, marked_apart=True)
         figure = _published(table, marked)
         for code in used:
             share = sp.ratio(marked.value("asked", code), marked.value(sp.TOTAL, code))
@@ -163,7 +165,7 @@ def _rates(session, listing: list[tuple[str, str, int]], filters: st.Filters) ->
         counts = store.cases_in_period(session, units, first, last, filters.where())
         table = sp.CountTable(rows=keys, columns=["cases"], counts=[[counts.get(k, 0)] for k in keys],
                               row_totals=False, column_totals=True)
-        marked = sp.suppress(table, marked_apart=True)
+        marked = store.suppressed(session, table, marked_apart=True)
         return _published(table, marked), marked
 
     def per_1000(figure: Figure, of: int) -> float | None:
@@ -221,13 +223,13 @@ def build(session, rep: st.Report, scope: store.Scope, filters: st.Filters, lang
     if chosen:  # a report split by what the filter limits: only the chosen columns (the others are not zeros)
         columns = [(k, label) for k, label in columns if k in chosen]
     keys = [k for k, _label in columns]
-    table = publish(months, keys, _matrix(_counts(session, rep, scope, filters, months[0], months[-1]), months, keys),
-                    rep.has_month_totals)
+    counts = _counts(session, rep, scope, filters, months[0], months[-1])
+    table = publish(session, months, keys, _matrix(counts, months, keys), rep.has_month_totals)
     previous = None
     if filters.compare:
         earlier = [st.year_earlier(m) for m in months]
         counts = _counts(session, rep, scope, filters, earlier[0], earlier[-1])
-        previous = publish(earlier, keys, _matrix(counts, earlier, keys), rep.has_month_totals)
+        previous = publish(session, earlier, keys, _matrix(counts, earlier, keys), rep.has_month_totals)
     built = Built(columns, table, previous)
     built.suppressed_any = _any_suppressed(table) or (previous is not None and _any_suppressed(previous))
     built.chart_months = _month_chart(table, previous) if rep.has_month_totals else None
@@ -247,6 +249,25 @@ def _category_columns(session, rep: st.Report, scope: store.Scope, filters: st.F
         found |= {k for _m, k in _counts(session, rep, scope, filters, st.year_earlier(months[0]),
                                            st.year_earlier(months[-1]))}
     return [(c, c) for c in sorted(found)]
+
+
+def prewarm(session, registry, today: date) -> int:
+    """The default view (the last 18 months, no filter) of every national report and of every care provider's,
+    published once, so the first reader of each after the job need not wait for its suppression
+    (store.suppressed keeps it). Needs a request context (labels). Returns the reports built."""
+    from ..models import CareProvider
+
+    filters, _errors = st.parse_filters({}, today)
+    scopes = [(st.NATION, store.Scope())] + [(st.PROVIDER, store.Scope(provider_id=p))
+                                             for p in session.scalars(select(CareProvider.hsa_id).order_by(
+                                                 CareProvider.hsa_id))]
+    built = 0
+    for kind, scope in scopes:
+        for rep in st.reports_for(kind):
+            if rep.source != st.LISTED:
+                build(session, rep, scope, filters, "sv", registry)
+                built += 1
+    return built
 
 
 def _bar(value: Figure) -> int:

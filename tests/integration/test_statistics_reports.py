@@ -288,3 +288,32 @@ def test_a_provider_limits_its_reports_to_chosen_units(demo, client):
     other = demo_data.hsa("VE40") if "VE40" in {u[0] for u in demo_data.UNITS} else "SE0000000000-XXXX"
     assert client.get(f"/statistik/verksamhet/vardgivare/{vg1}/sjukfall?enhet={other}").status_code == 400
     assert client.get(f"/statistik/nationell/sjukfall?enhet={ve10}").status_code == 400
+
+
+def test_a_published_table_is_computed_once_for_every_process_and_made_ahead_by_the_job(demo, client, monkeypatch):
+    from sqlalchemy import func
+
+    from portal.domain import suppression
+    from portal.models import StatPublished
+
+    first = _table(client.get("/statistik/nationell/aldersgrupp?kapitel=F00-F99").get_data(as_text=True))
+    with db.new_session(demo) as s:
+        assert s.scalar(select(func.count()).select_from(StatPublished)) >= 1
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("computed again")
+
+    monkeypatch.setattr(suppression, "suppress", refuse)
+    again = demo.test_client().get("/statistik/nationell/aldersgrupp?kapitel=F00-F99")  # another reader
+    assert _table(again.get_data(as_text=True)) == first
+    monkeypatch.undo()
+    # the job empties them (new counts), then publishes the default reports of the nation and each provider ahead
+    from portal.cli import statistics_command
+
+    result = demo.test_cli_runner().invoke(statistics_command, catch_exceptions=False)
+    assert result.exit_code == 0 and "default reports published ahead" in result.output, result.output
+    monkeypatch.setattr(suppression, "suppress", refuse)
+    for url in ("/statistik/nationell/lan", "/statistik/nationell/diagnoskapitel"):
+        assert demo.test_client().get(url).status_code == 200
+    _staff(client, demo, "T002", role="STATISTIK")
+    assert client.get(f"/statistik/verksamhet/vardgivare/{demo_data.hsa('VG1')}/lakarbefattning").status_code == 200
