@@ -76,14 +76,15 @@ def ensure(target: int = 1_000_000, quiet: bool = False):
 
 
 def refresh_directory(session, registry, *, quiet: bool = False) -> None:
-    """The demo's providers, units and staff as the generator makes them now (the units' counties, the doctors'
-    gender and birth year), in a database built before it made them: no certificate is touched, and a database
-    that has them changes nothing."""
+    """The demo's providers, units, staff and commissions as the generator makes them now (the units' counties, the
+    doctors' gender and birth year), in a database built before it made them: no certificate is touched, and a
+    database that has them changes nothing."""
     from portal.domain import demo, intake
     from portal.repository import intake as intake_store
 
     base = demo.small(today=NOW.date(), seed=SEED, registry=registry, patients=0)
-    problems, plan = intake_store.load(session, {name: base[name] for name in intake.DIRECTORY}, registry)
+    sections = (*intake.DIRECTORY, "commissions")
+    problems, plan = intake_store.load(session, {name: base[name] for name in sections}, registry)
     if problems:
         raise RuntimeError("demo directory refused: " + "; ".join(problems[:5]))
     if plan.changes and not quiet:
