@@ -337,6 +337,7 @@ def test_a_provider_statistician_sees_the_whole_provider(client, demo):
     vg1 = demo_data.hsa("VG1")
     page = client.get(f"/statistik/verksamhet/vardgivare/{vg1}/aldersgrupp")
     assert page.status_code == 200 and "Region Demoland" in page.get_data(as_text=True)
+    assert "Byt vårdenhet" not in page.get_data(as_text=True)  # a statistics login has no unit to change
     assert client.get(f"/statistik/verksamhet/vardgivare/{demo_data.hsa('VG2')}/aldersgrupp").status_code == 404
 
 
