@@ -2,9 +2,10 @@
 from __future__ import annotations
 
 from datetime import date, datetime
+from functools import lru_cache
 
 from flask import Flask, current_app, request
-from flask_babel import Babel, format_date, format_datetime, format_decimal, get_locale
+from flask_babel import Babel, format_date, format_datetime, get_locale
 
 from .config import ROOT
 
@@ -66,7 +67,16 @@ def number(value: float | int | None) -> str:
     """12.5 -> "12,5" in Swedish, "12.5" in English."""
     if value is None:
         return ""
-    return format_decimal(value)
+    locale = get_locale()
+    return _number(value, str(locale) if locale else "sv")
+
+
+@lru_cache(maxsize=8192)
+def _number(value: float | int, locale: str) -> str:
+    """Babel's formatting, kept: a statistics table formats a few hundred figures, at ~40 µs each."""
+    from babel.numbers import format_decimal as babel_format
+
+    return babel_format(value, locale=locale)
 
 
 def format_pnr(value: str | None) -> str:

@@ -495,7 +495,8 @@ class StatCaseCube(Base):
     stat_case_months), so a report sums a few thousand rows instead of counting a million."""
 
     __tablename__ = "stat_case_cube"
-    __table_args__ = (Index("ix_stat_case_cube_provider_month", "provider_id", "month"),)
+    __table_args__ = (Index("ix_stat_case_cube_provider_month", "provider_id", "month"),
+                      Index("ix_stat_case_cube_unit_month", "unit_id", "month"))
     month: Mapped[date] = mapped_column(Date, primary_key=True)
     unit_id: Mapped[str] = mapped_column(HSA, primary_key=True)
     gender: Mapped[str] = mapped_column(String(1), primary_key=True)
@@ -532,7 +533,8 @@ class StatCategoryCube(Base):
     reports within one chapter and comparing chosen diagnoses read it; rebuilt by the job)."""
 
     __tablename__ = "stat_category_cube"
-    __table_args__ = (Index("ix_stat_category_cube_provider_month", "provider_id", "month"),)
+    __table_args__ = (Index("ix_stat_category_cube_provider_month", "provider_id", "month"),
+                      Index("ix_stat_category_cube_unit_month", "unit_id", "month"))
     month: Mapped[date] = mapped_column(Date, primary_key=True)
     unit_id: Mapped[str] = mapped_column(HSA, primary_key=True)
     category: Mapped[str] = mapped_column(String(10), primary_key=True)
@@ -584,7 +586,8 @@ class StatDoctorCube(Base):
     unit, with the filters' dimensions (a care provider's reports by doctor)."""
 
     __tablename__ = "stat_doctor_cube"
-    __table_args__ = (Index("ix_stat_doctor_cube_provider_month", "provider_id", "month"),)
+    __table_args__ = (Index("ix_stat_doctor_cube_provider_month", "provider_id", "month"),
+                      Index("ix_stat_doctor_cube_unit_month", "unit_id", "month"))
     month: Mapped[date] = mapped_column(Date, primary_key=True)
     unit_id: Mapped[str] = mapped_column(HSA, primary_key=True)
     position: Mapped[str] = mapped_column(String(10), primary_key=True)
@@ -646,12 +649,85 @@ class StatProviderCube(Base):
     ended: Mapped[int] = mapped_column(Integer)
 
 
+class StatNationalShort(Base):
+    """Intygsstatistik: stat_national_cube without the length (a fifth of its rows): the national reports not split
+    by length read it."""
+
+    __tablename__ = "stat_national_short"
+    month: Mapped[date] = mapped_column(Date, primary_key=True)
+    gender: Mapped[str] = mapped_column(String(1), primary_key=True)
+    age_group: Mapped[str] = mapped_column(String(8), primary_key=True)
+    chapter: Mapped[str] = mapped_column(String(10), primary_key=True)
+    degree: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    cases: Mapped[int] = mapped_column(Integer)
+    started: Mapped[int] = mapped_column(Integer)
+    arrived: Mapped[int] = mapped_column(Integer)
+    ended: Mapped[int] = mapped_column(Integer)
+
+
+class StatProviderShort(Base):
+    """Intygsstatistik: stat_provider_cube without the length: a provider's reports not split by length read it."""
+
+    __tablename__ = "stat_provider_short"
+    month: Mapped[date] = mapped_column(Date, primary_key=True)
+    provider_id: Mapped[str] = mapped_column(HSA, primary_key=True)
+    gender: Mapped[str] = mapped_column(String(1), primary_key=True)
+    age_group: Mapped[str] = mapped_column(String(8), primary_key=True)
+    chapter: Mapped[str] = mapped_column(String(10), primary_key=True)
+    degree: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    cases: Mapped[int] = mapped_column(Integer)
+    started: Mapped[int] = mapped_column(Integer)
+    arrived: Mapped[int] = mapped_column(Integer)
+    ended: Mapped[int] = mapped_column(Integer)
+
+
+class StatCategoryProvider(Base):
+    """Intygsstatistik: stat_category_cube summed over each care provider's units."""
+
+    __tablename__ = "stat_category_provider"
+    month: Mapped[date] = mapped_column(Date, primary_key=True)
+    provider_id: Mapped[str] = mapped_column(HSA, primary_key=True)
+    category: Mapped[str] = mapped_column(String(10), primary_key=True)
+    age_group: Mapped[str] = mapped_column(String(8), primary_key=True)
+    degree: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    chapter: Mapped[str] = mapped_column(String(10))
+    cases: Mapped[int] = mapped_column(Integer)
+
+
+class StatPositionCube(Base):
+    """Intygsstatistik: stat_doctor_cube summed over each care provider's units and the doctors' gender and age."""
+
+    __tablename__ = "stat_position_cube"
+    month: Mapped[date] = mapped_column(Date, primary_key=True)
+    provider_id: Mapped[str] = mapped_column(HSA, primary_key=True)
+    position: Mapped[str] = mapped_column(String(10), primary_key=True)
+    chapter: Mapped[str] = mapped_column(String(10), primary_key=True)
+    age_group: Mapped[str] = mapped_column(String(8), primary_key=True)
+    degree: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    cases: Mapped[int] = mapped_column(Integer)
+
+
+class StatDoctorAgeCube(Base):
+    """Intygsstatistik: stat_doctor_cube summed over each care provider's units and the doctors' positions."""
+
+    __tablename__ = "stat_doctor_age_cube"
+    month: Mapped[date] = mapped_column(Date, primary_key=True)
+    provider_id: Mapped[str] = mapped_column(HSA, primary_key=True)
+    doctor_gender: Mapped[str] = mapped_column(String(1), primary_key=True)
+    doctor_age: Mapped[str] = mapped_column(String(8), primary_key=True)
+    chapter: Mapped[str] = mapped_column(String(10), primary_key=True)
+    age_group: Mapped[str] = mapped_column(String(8), primary_key=True)
+    degree: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    cases: Mapped[int] = mapped_column(Integer)
+
+
 class StatUnitCube(Base):
     """Intygsstatistik: stat_case_cube without gender and length (a fourteenth of its rows): the reports by unit, a
     region's cases per 1 000 listed and the flows of units read it."""
 
     __tablename__ = "stat_unit_cube"
-    __table_args__ = (Index("ix_stat_unit_cube_provider_month", "provider_id", "month"),)
+    __table_args__ = (Index("ix_stat_unit_cube_provider_month", "provider_id", "month"),
+                      Index("ix_stat_unit_cube_unit_month", "unit_id", "month"))
     month: Mapped[date] = mapped_column(Date, primary_key=True)
     unit_id: Mapped[str] = mapped_column(HSA, primary_key=True)
     chapter: Mapped[str] = mapped_column(String(10), primary_key=True)

@@ -40,12 +40,17 @@ from ..models import (
     StatCaseMonth,
     StatCategoryCube,
     StatCategoryNational,
+    StatCategoryProvider,
     StatCertificateMonth,
     StatCountyCube,
     StatDoctor,
+    StatDoctorAgeCube,
     StatDoctorCube,
     StatNationalCube,
+    StatNationalShort,
+    StatPositionCube,
     StatProviderCube,
+    StatProviderShort,
     StatPublished,
     StatQuestionMonth,
     StatState,
@@ -160,6 +165,8 @@ def _rebuild_cube(session: Session) -> None:
         select(*keys, func.count(), *flags).group_by(*keys)))
     _sum_cube(session, StatCaseCube, StatNationalCube, _NATIONAL_KEYS)
     _sum_cube(session, StatCaseCube, StatProviderCube, _PROVIDER_KEYS)
+    _sum_cube(session, StatNationalCube, StatNationalShort, _NATIONAL_KEYS[:-1])
+    _sum_cube(session, StatProviderCube, StatProviderShort, _PROVIDER_KEYS[:-1])
     _sum_cube(session, StatCaseCube, StatUnitCube, _UNIT_KEYS)
     keys = [getattr(StatCaseMonth, k) for k in _CATEGORY_KEYS]
     session.execute(delete(StatCategoryCube))
@@ -169,6 +176,8 @@ def _rebuild_cube(session: Session) -> None:
     session.execute(delete(StatCategoryNational))
     session.execute(insert(StatCategoryNational).from_select(
         list(_CATEGORY_NATIONAL_KEYS) + ["cases"], select(*keys, func.sum(StatCategoryCube.cases)).group_by(*keys)))
+    _sum_cube(session, StatCategoryCube, StatCategoryProvider,
+              ("month", "provider_id", "category", "age_group", "degree", "chapter"), ("cases",))
     _rebuild_directory_cubes(session)
 
 
@@ -176,14 +185,14 @@ _PROVIDER_KEYS = ("month", "provider_id", "gender", "age_group", "chapter", "deg
 _UNIT_KEYS = ("month", "unit_id", "chapter", "age_group", "degree", "provider_id")
 
 
-def _sum_cube(session: Session, source: Any, target: Any, keys: tuple[str, ...]) -> None:
+def _sum_cube(session: Session, source: Any, target: Any, keys: tuple[str, ...],
+              measures: tuple[str, ...] = ("cases", "started", "arrived", "ended")) -> None:
     """`target`, whole, as `source` summed over the dimensions it lacks."""
     columns = [getattr(source, k) for k in keys]
     session.execute(delete(target))
     session.execute(insert(target).from_select(
-        list(keys) + ["cases", "started", "arrived", "ended"],
-        select(*columns, func.sum(source.cases), func.sum(source.started), func.sum(source.arrived),
-               func.sum(source.ended)).group_by(*columns)))
+        list(keys) + list(measures),
+        select(*columns, *[func.sum(getattr(source, m)) for m in measures]).group_by(*columns)))
 
 
 def _rebuild_directory_cubes(session: Session) -> None:
@@ -211,6 +220,10 @@ def _rebuild_directory_cubes(session: Session) -> None:
          "provider_id", "cases"],
         select(*keys, func.count()).select_from(StatCaseMonth)
         .outerjoin(StatDoctor, StatDoctor.doctor_id == StatCaseMonth.doctor_id).group_by(*keys)))
+    _sum_cube(session, StatDoctorCube, StatPositionCube,
+              ("month", "provider_id", "position", "chapter", "age_group", "degree"), ("cases",))
+    _sum_cube(session, StatDoctorCube, StatDoctorAgeCube,
+              ("month", "provider_id", "doctor_gender", "doctor_age", "chapter", "age_group", "degree"), ("cases",))
 
 
 def _refresh_doctors(session: Session) -> str:
@@ -326,7 +339,8 @@ def _scoped(query, model, scope: Scope):
     return query
 
 
-_CASE_CUBES = (StatNationalCube, StatProviderCube, StatUnitCube, StatCaseCube)  # smallest first
+_CASE_CUBES = (StatNationalShort, StatNationalCube, StatProviderShort, StatProviderCube, StatUnitCube,
+               StatCaseCube)  # smallest first
 
 
 def _cube(scope: Scope, by: str = "all", where: dict[str, Iterable] | None = None) -> Any:
@@ -334,11 +348,14 @@ def _cube(scope: Scope, by: str = "all", where: dict[str, Iterable] | None = Non
     (unit_id, provider_id); by ICD-10 category, county or doctor their own (the category one summed over the units
     for the nation)."""
     national = not scope.unit_ids and not scope.provider_id
+    whole_provider = bool(scope.provider_id) and not scope.unit_ids
     if by == "category":
-        return StatCategoryNational if national else StatCategoryCube
+        return StatCategoryNational if national else StatCategoryProvider if whole_provider else StatCategoryCube
     if by == "county":
         return StatCountyCube
     if by in ("position", "doctor"):
+        if whole_provider:
+            return StatPositionCube if by == "position" else StatDoctorAgeCube
         return StatDoctorCube
     needed = set(where or ()) | ({by} if by != "all" else set())
     needed |= {"unit_id"} if scope.unit_ids else set()
