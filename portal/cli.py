@@ -53,6 +53,8 @@ def load_command(file: Path) -> None:
             click.echo(f"  {p}", err=True)
         sys.exit(1)
     click.echo(f"{file}: loaded. {plan.summary()}")
+    if current_app.config.get("STATISTICS_AFTER_LOAD"):
+        _run_statistics(full=False)  # Intygsstatistik takes in what changed (incremental)
 
 
 @main.command("demo-data")

@@ -120,6 +120,10 @@ def from_env() -> dict:
         "SEND_GIVE_UP_AFTER": _int("SEND_GIVE_UP_AFTER", 86400),
         "OUTBOX_LEASE_SECONDS": _int("OUTBOX_LEASE_SECONDS", 60),
         "OUTBOX_WORKER_INTERVAL": _float("OUTBOX_WORKER_INTERVAL", 2),
+        # Intygsstatistik in the embedded default: the delivery thread's incremental run when data changed (s; 0:
+        # never), and `portal load` running it after a batch
+        "STATISTICS_INTERVAL": _float("STATISTICS_INTERVAL", 60),
+        "STATISTICS_AFTER_LOAD": _bool("STATISTICS_AFTER_LOAD", env == "development"),
         # big Rehabstöd exports: more rows than this are made in the background (portal/rehab/exports.py)
         "EXPORT_INLINE_ROWS": _int("EXPORT_INLINE_ROWS", 100),
         "EXPORT_INLINE_ROWS_XLSX": _int("EXPORT_INLINE_ROWS_XLSX", 5000),
@@ -224,6 +228,7 @@ DEFAULTS: dict = {
     "TEST_BROKER_ENABLED": False,
     "RECIPIENT_SIMULATOR_ENABLED": False,
     "OUTBOX_WORKER_EMBEDDED": False,
+    "STATISTICS_AFTER_LOAD": False,
     "PERSON_SERVICE_MODE": "ok",
     "PERSON_SERVICE_TIMEOUT": 2.0,
     "LOGIN_RATE_LIMIT": "20 per minute",

@@ -29,6 +29,7 @@ import atexit
 import logging
 import random as _random
 import threading
+import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Callable
@@ -254,12 +255,36 @@ class BackgroundWorker:
             self.thread.join(timeout)
 
     def _run(self) -> None:
+        statistics_every = float(self.app.config.get("STATISTICS_INTERVAL", 60))
+        statistics_next = 0.0
         while not self._stop.is_set():
             try:
                 deliver_due(self.app, stop=self._stop)
             except Exception:  # noqa: BLE001 - never crash: log and try again at the next tick
                 log.exception("outbox worker: the pass failed; trying again in %s s", self.interval)
+            if statistics_every > 0 and time.monotonic() >= statistics_next:
+                statistics_next = time.monotonic() + statistics_every
+                try:
+                    refresh_statistics(self.app)
+                except Exception:  # noqa: BLE001 - the same: the next tick tries again
+                    log.exception("statistics: the run failed; trying again in %s s", statistics_every)
             self._stop.wait(self.interval)
+
+
+def refresh_statistics(app: Flask) -> str | None:
+    """The embedded default's Intygsstatistik after each intake: when a unit's data has changed since the last run
+    (a batch, or a certificate through the API), an incremental run (a production setup schedules `portal
+    statistics` instead). Returns the run's kind, or None when nothing changed."""
+    from . import db
+    from .repository import statistics as store
+
+    with db.new_session(app) as session:
+        if not store.due(session):
+            return None
+        result = store.run(session, app.extensions["certificate_types"], store.statistics_key(app.config),
+                           app.extensions["clock"].now())
+    log.info("statistics: %s run, %s patient(s), %.1f s", result.kind, result.patients, result.seconds)
+    return result.kind
 
 
 _starting = threading.Lock()

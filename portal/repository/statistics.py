@@ -316,6 +316,12 @@ def run(session: Session, registry: ct.Registry, key: bytes, now: datetime, *, f
     return RunResult(kind, len(patients), rows, time.perf_counter() - started)
 
 
+def due(session: Session) -> bool:
+    """Whether a run would take in something: never run, or a unit's data changed since (a cheap read)."""
+    taken = _state(session).get("versions")
+    return taken is None or json.loads(taken) != _unit_versions(session)
+
+
 def last_run(session: Session) -> datetime | None:
     value = _state(session).get("last_run")
     return datetime.fromisoformat(value) if value else None

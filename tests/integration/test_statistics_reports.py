@@ -317,3 +317,31 @@ def test_a_published_table_is_computed_once_for_every_process_and_made_ahead_by_
         assert demo.test_client().get(url).status_code == 200
     _staff(client, demo, "T002", role="STATISTIK")
     assert client.get(f"/statistik/verksamhet/vardgivare/{demo_data.hsa('VG1')}/lakarbefattning").status_code == 200
+
+
+def test_the_embedded_default_takes_in_each_intake(demo, tmp_path):
+    """The delivery thread's statistics tick (worker.refresh_statistics) runs when a unit's data changed, and
+    `portal load` runs the job after a batch when STATISTICS_AFTER_LOAD is on (the development default)."""
+    import json
+
+    from portal import worker
+    from portal.cli import main
+    from tests.integration.test_statistics import _load, _new_patient, _total
+
+    run(demo)
+    assert worker.refresh_statistics(demo) is None  # nothing changed
+    before = _total(demo, MONTHS[-1])
+    _person, doc = _new_patient(demo, 7)
+    _load(demo, doc)
+    assert worker.refresh_statistics(demo) == "incremental"
+    assert _total(demo, MONTHS[-1]) == before + 1
+    _person, doc = _new_patient(demo, 8)
+    path = tmp_path / "batch.json"
+    path.write_text(json.dumps(doc), encoding="utf-8")
+    demo.config["STATISTICS_AFTER_LOAD"] = True
+    try:
+        result = demo.test_cli_runner().invoke(main, ["load", str(path)], catch_exceptions=False)
+    finally:
+        demo.config["STATISTICS_AFTER_LOAD"] = False
+    assert result.exit_code == 0 and "statistics: incremental run" in result.output, result.output
+    assert _total(demo, MONTHS[-1]) == before + 2
