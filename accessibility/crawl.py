@@ -50,6 +50,8 @@ NOT_PAGES: dict[str, str] = {
     "statistics.national_xlsx": "an Excel file (tested in tests/integration/test_statistics.py)",
     "statistics.staff_xlsx": "an Excel file (tested in tests/integration/test_statistics.py)",
     "statistics.staff_region_example": "an Excel file (tested in tests/integration/test_region_upload.py)",
+    "main.feedback_receipt": "a report's receipt, shown only to the browser that sent it; axe-checked in "
+                             "e2e/test_feedback.py",
 }
 
 # who to log in as for the pages of an area (endpoint prefix -> demo identities)
@@ -190,6 +192,9 @@ EXAMPLES: dict[str, Callable[[Flask], list[tuple[dict, str | None]]]] = {
     "citizen.share": _citizen_shareable,
     "citizen.share_detail": _share_details,
     "employer.view": _employer_views,
+    # every help topic (portal/help), public
+    "help.topic": lambda app: [({"topic": t.slug}, None)
+                               for t in __import__("portal.help", fromlist=["TOPICS"]).TOPICS],
 }
 
 

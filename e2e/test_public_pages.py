@@ -8,8 +8,8 @@ from conftest import new_context
 pytestmark = pytest.mark.e2e
 
 HEADINGS = {
-    "sv": {"/": "Välkommen till Intygsportalen", "/tillganglighet": "Tillgänglighetsredogörelse"},
-    "en": {"/": "Welcome to Intygsportalen", "/tillganglighet": "Accessibility statement"},
+    "sv": {"/": "Välkommen till Intygsportalen", "/tillganglighet": "Tillgänglighet för Intygsportalen"},
+    "en": {"/": "Welcome to Intygsportalen", "/tillganglighet": "Accessibility statement for Intygsportalen"},
 }
 
 
@@ -80,7 +80,7 @@ def test_pages_work_without_javascript(browser, live_server):
     page.get_by_role("link", name="English").click()
     assert page.get_by_role("heading", level=1).inner_text() == "Welcome to Intygsportalen"
     page.get_by_role("link", name="Accessibility statement").click()
-    assert page.get_by_role("heading", level=1).inner_text() == "Accessibility statement"
+    assert page.get_by_role("heading", level=1).inner_text() == "Accessibility statement for Intygsportalen"
     context.close()
 
 

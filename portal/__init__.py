@@ -78,6 +78,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 
     from . import auth
     from .citizen import bp as citizen_bp
+    from .help import bp as help_bp
     from .main import bp as main_bp
     from .rehab import bp as rehab_bp
 
@@ -86,6 +87,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     auth.init_app(app)
     app.register_blueprint(citizen_bp)
     app.register_blueprint(rehab_bp)
+    app.register_blueprint(help_bp)
     from . import api, employer, statistics
 
     employer.init_app(app)

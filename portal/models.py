@@ -738,3 +738,21 @@ class StatUnitCube(Base):
     started: Mapped[int] = mapped_column(Integer)
     arrived: Mapped[int] = mapped_column(Integer)
     ended: Mapped[int] = mapped_column(Integer)
+
+
+class AccessibilityFeedback(Base):
+    """A report of an accessibility problem from the accessibility statement's form (issue 16): the problem in
+    the reporter's words, the page (a local path, never anything personal), how to reach them and a format they
+    want, if they said; `reference` is the receipt number they were given ("TG-2026-000123"). Deleted
+    KEEP_DAYS after it came in (domain/a11y_feedback.py, `portal purge-sessions`)."""
+
+    __tablename__ = "accessibility_feedback"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    reference: Mapped[str | None] = mapped_column(String(20), unique=True)  # set in the insert's transaction
+    received_at: Mapped[datetime] = mapped_column(DateTime, index=True)
+    language: Mapped[str] = mapped_column(String(2))
+    problem: Mapped[str] = mapped_column(Text)
+    page: Mapped[str | None] = mapped_column(String(300))
+    contact_email: Mapped[str | None] = mapped_column(String(254))
+    contact_phone: Mapped[str | None] = mapped_column(String(40))
+    format_wanted: Mapped[str | None] = mapped_column(String(20))

@@ -13,7 +13,7 @@ from flask.cli import with_appcontext
 
 from .. import db
 from ..domain import sharing
-from ..repository import export_jobs, shares
+from ..repository import a11y_feedback, export_jobs, shares
 from ..repository import rehab as rehab_store
 from . import rate_store, sessions
 
@@ -29,8 +29,10 @@ def purge_sessions_command() -> None:
         s.commit()
         exports = export_jobs.purge(s, current_app.extensions["clock"].now())  # expired, or session ended
         links = shares.purge(s, current_app.extensions["clock"].now())
+        reports = a11y_feedback.purge(s, current_app.extensions["clock"].now())  # older than 2 years
     click.echo(f"purge-sessions: {ended} expired session(s), {counters} ended rate-limit counter(s) and "
                f"{changes} old unit change record(s) deleted")
     click.echo(f"purge-sessions: {exports} background export(s) deleted (expired, or their login session ended)")
     click.echo(f"purge-sessions: {links} share link(s) deleted that stopped working more than "
                f"{sharing.KEEP_ENDED_DAYS} days ago")
+    click.echo(f"purge-sessions: {reports} accessibility report(s) deleted, older than 2 years")

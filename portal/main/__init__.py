@@ -101,3 +101,6 @@ def components():
     """The list components (templates/components/macros.html) in their states: filters with and without
     errors, chosen filters as tags, a sortable table, the results count and page links."""
     return render_template("main/components.html")
+
+
+from . import accessibility  # noqa: E402,F401  (the statement's facts and its feedback form: routes on this blueprint)

@@ -167,7 +167,8 @@ def _world(app) -> dict[str, str]:
 URL_VALUES: dict[str, str] = {
     "broker": "bankid", "idp": "bankid", "recipient": "FK", "code": "sv", "variant": "full",
     "filename": "css/portal.css", "share_id": "1", "report_id": "sjukfall", "kind": "enhet",
-    "scope_id": demo_data.hsa("VE10"), "provider_id": demo_data.hsa("VG1"),
+    "scope_id": demo_data.hsa("VE10"), "provider_id": demo_data.hsa("VG1"), "topic": "skicka",
+    "reference": "TG-2026-000001",
 }
 URL_VALUES_BY_ENDPOINT: dict[tuple[str, str], str] = {
     ("main.certificate_type", "code"): "FK7804",
