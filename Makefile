@@ -15,8 +15,11 @@ APT_PACKAGES_RUN := libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fontcon
 
 run: setup demo-data serve
 
+# The suite in parallel (pytest-xdist): one worker per logical CPU, each with its own PostgreSQL cluster, SQLite
+# files, live servers on free ports and Chromium. PYTEST_WORKERS=0 runs it in one process.
+PYTEST_WORKERS ?= logical
 test: setup system-test lighthouse lint
-	PORTAL_REQUIRE_POSTGRES=1 $(BIN)/python -m pytest $(PYTEST_ARGS)
+	PORTAL_REQUIRE_POSTGRES=1 $(BIN)/python -m pytest -n $(PYTEST_WORKERS) $(PYTEST_ARGS)
 
 # Lint and types (configured in pyproject.toml): pyflakes, pycodestyle, bugbear, isort, complexity; mypy on portal/.
 lint: setup
@@ -51,6 +54,14 @@ node_modules/.installed: package.json package-lock.json
 	  else echo "Please install Node.js first: sudo apt-get install nodejs npm"; exit 1; fi; }
 	npm ci --no-audit --no-fund --loglevel=error
 	touch $@
+
+# The accessibility report (accessibility/report.py): every crawled page in sv and en at 390 and 1280 px with axe,
+# a screenshot, the tab order, the accessibility tree, Lighthouse for the public pages and the WCAG 2.1 map.
+# Offline: open build/a11y-report/index.html. `A11Y_REPORT_ARGS=--update-status` also writes accessibility/status.json.
+.PHONY: a11y-report
+a11y-report: setup system-test node_modules/.installed
+	$(BIN)/python -m accessibility.report --out build/a11y-report $(A11Y_REPORT_ARGS)
+	@echo "The report: file://$(CURDIR)/build/a11y-report/index.html (report.json beside it)"
 
 # After changing texts: extract them and update both catalogues (then translate i18n/en).
 extract-messages: $(STAMP)
