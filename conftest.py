@@ -44,6 +44,41 @@ def pytest_collection_modifyitems(config, items):
     items.sort(key=rank)  # stable: each group keeps pytest's order
 
 
+def _run_folder(config) -> Path | None:
+    """Under pytest-xdist, a folder this run's workers share (the run's base temp folder), else None."""
+    if not hasattr(config, "workerinput"):
+        return None
+    try:
+        return config._tmp_path_factory.getbasetemp().parent  # a worker's is <the run's>/popen-gwN
+    except AttributeError:  # pytest's internals moved: one folder per run in the temp folder
+        import tempfile
+
+        folder = Path(tempfile.gettempdir()) / f"portal-tests-{config.workerinput['testrunuid']}"
+        folder.mkdir(exist_ok=True)
+        return folder
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_protocol(item, nextitem):
+    """A test marked `alone` (it measures timing: Lighthouse's performance score) runs while no other worker of this
+    run runs a test: it takes the run's test lock exclusively, every other test shares it. A turnstile lock taken
+    first keeps the other workers from starting new tests while an `alone` test waits for theirs to end."""
+    folder = _run_folder(item.config)
+    if folder is None:
+        yield
+        return
+    import fcntl
+
+    with open(folder / "turnstile.lock", "a") as turnstile, open(folder / "tests.lock", "a") as tests:
+        fcntl.flock(turnstile, fcntl.LOCK_EX)
+        if item.get_closest_marker("alone"):
+            fcntl.flock(tests, fcntl.LOCK_EX)  # the turnstile stays held until this test ends
+        else:
+            fcntl.flock(turnstile, fcntl.LOCK_UN)
+            fcntl.flock(tests, fcntl.LOCK_SH)
+        yield  # both locks are released when the files close
+
+
 # --- PostgreSQL ------------------------------------------------------------------------------
 
 

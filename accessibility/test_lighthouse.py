@@ -20,7 +20,7 @@ import pytest
 
 from bench import lighthouse
 
-pytestmark = pytest.mark.a11y
+pytestmark = [pytest.mark.a11y, pytest.mark.alone]  # performance scores: no other test meanwhile
 
 
 def test_first_pages_score_100_in_every_category_and_move_at_most_30_kb():
