@@ -13,6 +13,8 @@ page × language × viewport:
 - the keyboard tab order: up to TAB_STOPS presses of Tab, each focused element's tag, role and accessible name;
 - the accessibility tree as a screen reader gets it (Chromium's, through Playwright's ARIA snapshot) and, from
   it, the headings, landmarks and form fields with their labels;
+- the checks beyond axe (accessibility/checks.py): reflow at 320 px, 200 % text, text spacing, forced colours,
+  reduced motion, visible focus, target size (at 390 px those that depend on the width);
 - a Lighthouse accessibility score for the anonymous (public) pages, mobile at 390 and desktop at 1280 px
   (Lighthouse takes some seconds a page; the logged-in pages are covered by axe, the same engine Lighthouse uses).
 
@@ -41,7 +43,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from accessibility import crawl, wcag
+from accessibility import checks, crawl, wcag
 
 ROOT = Path(__file__).resolve().parent.parent
 STATUS_FILE = ROOT / "accessibility" / "status.json"
@@ -180,7 +182,8 @@ def visit(page, v: Visit, out: Path, quality: int, tab_stops: int) -> dict:
     record = {"key": v.key, "endpoint": v.page.endpoint, "url": v.page.url, "user": v.page.as_user,
               "lang": v.lang, "width": v.width, "http_status": status, "title": page.title(),
               "html_lang": page.locator("html").get_attribute("lang"), "screenshot": shot.as_posix(),
-              "axe": axe_results(page), "tree": accessibility_tree(page)}
+              "axe": axe_results(page), "tree": accessibility_tree(page),
+              "checks": checks.run_all(page, only=None if v.width >= 1280 else checks.AT_EACH_WIDTH)}
     record["tab_order"] = tab_order(page, tab_stops)  # last: tabbing may open things (details, the skip link)
     return record
 
@@ -188,13 +191,13 @@ def visit(page, v: Visit, out: Path, quality: int, tab_stops: int) -> dict:
 # --- the crawl ---------------------------------------------------------------------------------------------------
 
 def collect(app, base_url: str, browser, out: Path, *, langs=LANGS, widths=WIDTHS, quality: int = 60,
-            tab_stops: int = TAB_STOPS, progress=print) -> tuple[list[crawl.Page], list[dict], dict]:
-    """Visit every crawled page for every user in each language and width; the pages, the visit records and axe's
-    own facts (version, the WCAG rules it has and their criteria)."""
+            tab_stops: int = TAB_STOPS, progress=print, only=None) -> tuple[list[crawl.Page], list[dict], dict]:
+    """Visit every crawled page (or those `only(page)` keeps) for every user in each language and width; the pages,
+    the visit records and axe's own facts (version, the WCAG rules it has and their criteria)."""
     from conftest import new_context
 
     (out / "shots").mkdir(parents=True, exist_ok=True)
-    found = crawl.pages(app)
+    found = [p for p in crawl.pages(app) if only is None or only(p)]
     users = sorted({p.as_user for p in found}, key=str)
     records: list[dict] = []
     axe_facts: dict = {}
@@ -264,9 +267,15 @@ def known_failures(status_file: Path = STATUS_FILE) -> list[dict]:
     return json.loads(status_file.read_text(encoding="utf-8")).get("known_failures", [])
 
 
+def check_problems(record: dict) -> int:
+    return sum(len(found) for found in record.get("checks", {}).values())
+
+
 def derive_status(records: list[dict], failures: list) -> str:
-    """"full" only with no axe violation on any page and no known failure; otherwise "partial"."""
-    return "full" if not failures and not any(r["axe"]["violations"] for r in records) else "partial"
+    """"full" only with no axe violation and no problem of the checks beyond axe on any page, and no known failure;
+    otherwise "partial"."""
+    clean = not any(r["axe"]["violations"] or check_problems(r) for r in records)
+    return "full" if not failures and clean else "partial"
 
 
 def criteria_map(records: list[dict], axe_facts: dict, status_file: Path = STATUS_FILE) -> list[dict]:
@@ -287,6 +296,9 @@ def criteria_map(records: list[dict], axe_facts: dict, status_file: Path = STATU
             for r in rec["axe"][kind]:
                 for c in r["criteria"]:
                     counts.setdefault(c, Counter())[kind] += 1
+        for name, found in rec.get("checks", {}).items():  # a check beyond axe counts as a rule of its criteria
+            for c in checks.CRITERIA[name]:
+                counts.setdefault(c, Counter())["violations" if found else "passes"] += 1
     out = []
     for c in wcag.CRITERIA:
         n = counts.get(c.number, Counter())
@@ -302,13 +314,13 @@ def criteria_map(records: list[dict], axe_facts: dict, status_file: Path = STATU
 
 
 def build(app, base_url: str, browser, out: Path, *, quick: bool = False, lighthouse: str = "public",
-          status_file: Path = STATUS_FILE, progress=print) -> dict:
-    """Crawl, and write out/report.json and out/index.html; the report's data."""
+          status_file: Path = STATUS_FILE, progress=print, only=None) -> dict:
+    """Crawl, and write out/report.json and out/index.html; the report's data. `only` (a test's): the pages kept."""
     started = time.monotonic()
     out.mkdir(parents=True, exist_ok=True)
     langs, widths = (("sv",), (1280,)) if quick else (LANGS, WIDTHS)
     found, records, axe_facts = collect(app, base_url, browser, out, langs=langs, widths=widths,
-                                        quality=20 if quick else 60, progress=progress)
+                                        quality=20 if quick else 60, progress=progress, only=only)
     scores: dict[str, int | None] = {}
     if lighthouse == "public" and not quick:
         with tempfile.TemporaryDirectory(prefix="a11y-lighthouse-") as folder:
@@ -388,6 +400,9 @@ def _visit_html(rec: dict) -> str:
     fields = "".join(f"<li{'' if f['labelled'] else ' class=bad'}>{_e(f['role'])} "
                      f"<q>{_e(f['name'] or 'NO NAME')}</q></li>" for f in tree["fields"])
     lh = rec.get("lighthouse_accessibility")
+    found_by_checks = "".join(
+        f"<li{' class=bad' if found else ''}>{_e(name)} ({_e(', '.join(checks.CRITERIA[name]))}): "
+        + (_e("; ".join(found)) if found else "passes") + "</li>" for name, found in rec.get("checks", {}).items())
     return (
         f"<h3>{_e(rec['lang'])}, {rec['width']} px</h3>"
         f"<p>HTTP {_e(rec['http_status'])}, title <q>{_e(rec['title'])}</q>, lang <code>{_e(rec['html_lang'])}</code>"
@@ -396,6 +411,7 @@ def _visit_html(rec: dict) -> str:
         f"<figure><a href='{_e(rec['screenshot'])}'><img loading=lazy src='{_e(rec['screenshot'])}' "
         f"alt='Screenshot of {_e(rec['url'])}, {_e(rec['lang'])}, {rec['width']} px'></a></figure>"
         + _rules_table(axe["violations"], "Violations") + _rules_table(axe["incomplete"], "Incomplete (review)")
+        + f"<h4>Checks beyond axe</h4><ul>{found_by_checks or '<li>not run</li>'}</ul>"
         + "<details><summary>Rules passed, by criterion</summary><ul>"
         + "".join(f"<li>{_e(c)}: {_e(', '.join(ids))}</li>" for c, ids in sorted(passes.items()))
         + f"</ul></details><details><summary>Tab order ({len(rec['tab_order'])} stops)</summary><ol>{tabs}</ol>"
@@ -416,7 +432,7 @@ def render(report: dict) -> str:
         cells = []
         for lang, w in combos:
             rec = next((r for r in visits.get(p["id"], []) if r["lang"] == lang and r["width"] == w), None)
-            n = len(rec["axe"]["violations"]) if rec else None
+            n = len(rec["axe"]["violations"]) + check_problems(rec) if rec else None
             i = len(rec["axe"]["incomplete"]) if rec else 0
             lh = rec.get("lighthouse_accessibility") if rec else None
             cells.append(f"<td class={'bad' if n else 'warn' if i else 'ok'}>{'–' if n is None else n} / {i}"
@@ -438,6 +454,7 @@ def render(report: dict) -> str:
                         f"<p>Endpoint <code>{_e(p['endpoint'])}</code>. <a href='#summary'>Back to the summary</a>"
                         f"</p>{body}</section>")
     total = sum(len(r["axe"]["violations"]) for r in report["visits"])
+    checked = sum(check_problems(r) for r in report["visits"])
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
 <title>Accessibility report – Intygsportalen – {_e(report['generated_on'])}</title><style>{CSS}</style></head>
@@ -447,14 +464,18 @@ def render(report: dict) -> str:
 {report['seconds']} s{' – QUICK run: one language, one width, no Lighthouse' if report['quick'] else ''}.
 axe-core {_e(report['axe_version'])} with the tags {_e(', '.join(report['axe_tags']))}; Lighthouse:
 {_e(report['lighthouse'])}. {len(report['pages'])} pages and states (every page of accessibility/crawl.py for each
-user it is crawled as), {len(report['visits'])} visits, {total} violations in all.</p>
-<p><strong>Conformance status derived: {_e(report['status'])}</strong> ("full" only with no violation and no known
-failure in accessibility/status.json; {len(report['known_failures'])} known failures listed there).</p>
+user it is crawled as), {len(report['visits'])} visits, {total} axe violations and {checked} problems of the checks
+beyond axe (accessibility/checks.py: reflow at 320 px, 200 % text at 1280 px, text spacing, forced colours, reduced
+motion, visible focus, target size) in all.</p>
+<p><strong>Conformance status derived: {_e(report['status'])}</strong> ("full" only with no violation, no problem
+of the checks and no known failure in accessibility/status.json; {len(report['known_failures'])} known failures
+listed there).</p>
 <nav aria-label="Contents"><ul><li><a href="#summary">Pages</a></li><li><a href="#criteria">WCAG 2.1 A/AA
 and EN 301 549</a></li><li><a href="#pages">Each page</a></li></ul></nav>
 <h2 id="summary">Pages</h2>
-<table><caption>axe violations / incomplete per page, language and width (LH: Lighthouse accessibility
-score)</caption><thead><tr><th scope=col>page</th><th scope=col>user</th><th scope=col>endpoint</th>{head}</tr>
+<table><caption>Problems (axe violations and problems of the checks beyond axe) / axe incomplete per page,
+language and width (LH: Lighthouse accessibility score)</caption><thead><tr><th scope=col>page</th>
+<th scope=col>user</th><th scope=col>endpoint</th>{head}</tr>
 </thead><tbody>{''.join(rows)}</tbody></table>
 <h2 id="criteria">WCAG 2.1 A and AA, EN 301 549 clause 9</h2>
 <p>How each success criterion is tested here (accessibility/wcag.py): <em>automatic</em> (axe-core on every page,

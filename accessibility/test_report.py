@@ -11,7 +11,7 @@ import pytest
 
 from portal.domain import a11y_status
 
-from . import crawl, report, wcag
+from . import checks, crawl, report, wcag
 
 pytestmark = pytest.mark.a11y
 
@@ -63,10 +63,12 @@ def test_the_report_builds_covers_every_crawled_page_and_matches_the_statement(b
         assert (tmp_path / v["screenshot"]).stat().st_size > 0
         assert v["tab_order"] and v["tree"]["headings"], v["key"]  # every page has a heading and a tab stop
         assert {"passes", "violations", "incomplete"} <= set(v["axe"])
+        assert set(v["checks"]) == set(checks.CHECKS), v["key"]  # 1280 px: every check beyond axe
     start = next(v for v in data["visits"] if v["url"] == "/" and v["user"] is None)
     assert start["tab_order"][0]["role"] == "link" and start["tab_order"][0]["name"]  # the skip link
     assert any(m["role"] == "main" for m in start["tree"]["landmarks"])
     assert any(r["criteria"] for r in start["axe"]["passes"])
+    assert "Checks beyond axe" in index and "reflow (1.4.10): passes" in index
 
     criteria = {c["criterion"]: c for c in data["criteria"]}
     assert set(criteria) == a11y_status.WCAG21_A_AA
@@ -79,8 +81,8 @@ def test_the_report_builds_covers_every_crawled_page_and_matches_the_statement(b
     statement = a11y_status.load(report.STATUS_FILE)
     assert data["status"] == statement.status, (
         f"the report finds the portal {data['status']!r}, the statement says {statement.status!r}: "
-        + "; ".join(f"{v['key']}: {[r['id'] for r in v['axe']['violations']]}"
-                    for v in data["visits"] if v["axe"]["violations"]))
+        + "; ".join(f"{v['key']}: {[r['id'] for r in v['axe']['violations']]} {v['checks']}"
+                    for v in data["visits"] if v["axe"]["violations"] or report.check_problems(v)))
 
 
 def test_the_status_is_partial_with_a_violation_or_a_known_failure():
@@ -88,6 +90,9 @@ def test_the_status_is_partial_with_a_violation_or_a_known_failure():
     assert report.derive_status(clean, []) == "full"
     assert report.derive_status([{"axe": {"violations": [{"id": "label"}]}}], []) == "partial"
     assert report.derive_status(clean, [{"criterion": "1.4.10"}]) == "partial"
+    reflowing = {"axe": {"violations": []}, "checks": {"reflow": ["40 px of sideways scrolling at 320 px"]}}
+    assert report.derive_status([reflowing], []) == "partial"
+    assert report.derive_status([{"axe": {"violations": []}, "checks": {"reflow": []}}], []) == "full"
 
 
 def test_update_status_writes_the_date_and_status_and_keeps_the_rest(tmp_path):
