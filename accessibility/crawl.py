@@ -31,6 +31,8 @@ NOT_PAGES: dict[str, str] = {
     "citizen.download": "PDF files (their text is checked in tests/integration/test_pdf.py and e2e)",
     "rehab.patient": "reached through the list with a session-bound token; axe-checked in e2e/test_rehabstod.py",
     "rehab.certificate": "reached through the patient view; axe-checked in e2e/test_rehabstod.py",
+    "rehab.ask_question": "the form to ask FK, reached from a certificate or question page with a session-bound "
+                          "token; axe-checked in each state (form, errors, refusal) in e2e/test_fk_conversation.py",
     "rehab.ongoing_pdf": "a PDF file (tested in "
                          "tests/integration/test_rehab_exports.py and e2e/test_rehab_exports.py)",
     "rehab.ongoing_xlsx": "an Excel file (tested in "

@@ -62,6 +62,9 @@ def _float(name: str, default: float) -> float:
         raise ConfigError(f"{name} must be a number, not {value!r}.") from None
 
 
+#: The notices' sender (MAIL_FROM) unless set: a domain that cannot receive mail, so nobody answers it.
+DEFAULTS_MAIL_FROM = "Intygsportalen <no-reply@intygsportalen.invalid>"
+
 #: The log formats (LOG_FORMAT): one JSON object a line (production's default) or a readable line.
 LOG_FORMATS = ("json", "text")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
@@ -146,6 +149,19 @@ def from_env() -> dict:
         "SESSION_ABSOLUTE_SECONDS": _int("SESSION_ABSOLUTE_SECONDS", 12 * 3600),
         "STAFF_RIGHTS_RECHECK_SECONDS": _int("STAFF_RIGHTS_RECHECK_SECONDS", 300),
         "PROXY_COUNT": _int("PROXY_COUNT", 0),
+        # e-mail notices to a unit when FK writes (portal/notices.py): SMTP when MAIL_SMTP_HOST is set, else the
+        # mailbox file MAIL_MBOX_PATH (the embedded default)
+        "MAIL_SMTP_HOST": os.environ.get("MAIL_SMTP_HOST") or None,
+        "MAIL_SMTP_PORT": _int("MAIL_SMTP_PORT", 587 if _bool("MAIL_SMTP_STARTTLS", production) else 25),
+        "MAIL_SMTP_USER": os.environ.get("MAIL_SMTP_USER") or None,
+        "MAIL_SMTP_PASSWORD": os.environ.get("MAIL_SMTP_PASSWORD") or None,
+        "MAIL_SMTP_STARTTLS": _bool("MAIL_SMTP_STARTTLS", production),
+        "MAIL_FROM": os.environ.get("MAIL_FROM") or DEFAULTS_MAIL_FROM,
+        "MAIL_MBOX_PATH": os.environ.get("MAIL_MBOX_PATH") or str(INSTANCE / "mail" / "outbox.mbox"),
+        "MAIL_TIMEOUT": _float("MAIL_TIMEOUT", 10),
+        "MAIL_MAX_ATTEMPTS": _int("MAIL_MAX_ATTEMPTS", 12),
+        "MAIL_COALESCE_SECONDS": _float("MAIL_COALESCE_SECONDS", 60),
+        "MAIL_BATCH": _int("MAIL_BATCH", 20),
         # logs and metrics (portal/observability.py, docs/operations.md)
         "LOG_FORMAT": log_format(env),
         "LOG_LEVEL": _log_level(),
@@ -204,11 +220,19 @@ def _check_production(cfg: dict) -> None:
                           f"{MIN_KEY_LENGTH} characters and kept outside the database: " + ", ".join(short))
     if cfg.get("PDL_CHAIN_KEY") == cfg.get("PDL_CHECKPOINT_KEY"):
         raise ConfigError("PDL_CHAIN_KEY and PDL_CHECKPOINT_KEY must be different keys.")
+    _check_mail(cfg)
     missing = [k for k in ("SECRET_KEY",) if not cfg[k]]
     if "DATABASE_URL" not in os.environ:
         missing.append("DATABASE_URL")
     if missing:
         raise ConfigError("Production mode needs these settings: " + ", ".join(missing))
+
+
+def _check_mail(cfg: dict) -> None:
+    """The notices' mail server: production logs in to it only over TLS (the password would go in clear)."""
+    if cfg.get("MAIL_SMTP_USER") and not cfg.get("MAIL_SMTP_STARTTLS"):
+        raise ConfigError("Production logs in to the mail server only over TLS: set MAIL_SMTP_STARTTLS=1 (or unset "
+                          "MAIL_SMTP_USER).")
 
 
 DEFAULTS: dict = {
@@ -232,6 +256,13 @@ DEFAULTS: dict = {
     "STATISTICS_AFTER_LOAD": False,
     "PERSON_SERVICE_MODE": "ok",
     "PERSON_SERVICE_TIMEOUT": 2.0,
+    "MAIL_SMTP_HOST": None,
+    "MAIL_SMTP_STARTTLS": False,
+    "MAIL_FROM": DEFAULTS_MAIL_FROM,
+    "MAIL_TIMEOUT": 10.0,
+    "MAIL_MAX_ATTEMPTS": 12,
+    "MAIL_COALESCE_SECONDS": 60.0,
+    "MAIL_BATCH": 20,
     "LOGIN_RATE_LIMIT": "20 per minute",
     "RATELIMIT_HEADERS_ENABLED": True,
     "API_OAUTH_AUDIENCE": "intygsportalen-api",

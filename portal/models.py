@@ -269,7 +269,9 @@ class ArchiveMark(Base):
 class Message(Base):
     """Ärendekommunikation: a question from FK about a certificate, or the care unit's answer.
 
-    sender FK = a question (or reminder) from Försäkringskassan; sender CARE = an answer.
+    sender FK = a question (or reminder) from Försäkringskassan; sender CARE = an answer. A CARE message
+    without ``in_reply_to`` is the care unit's own question to FK; an FK message ``in_reply_to`` a CARE
+    question is FK's answer to it.
     """
 
     __tablename__ = "messages"
@@ -288,6 +290,21 @@ class Message(Base):
     reminder_of: Mapped[str | None] = mapped_column(ForeignKey("messages.id"), index=True)
     handled_at: Mapped[datetime | None] = mapped_column(DateTime)
     handled_by: Mapped[str | None] = mapped_column(String(64))
+    # who wrote it: the staff member (HSA id) of a CARE message; FK's handläggare's name, if given, of FK's
+    author_id: Mapped[str | None] = mapped_column(String(64))
+    author_name: Mapped[str | None] = mapped_column(String(200))
+
+
+class QuestionForward(Base):
+    """A question forwarded to a colleague on the unit (vidarebefordrad); the newest row is where it is now."""
+
+    __tablename__ = "question_forwards"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    message_id: Mapped[str] = mapped_column(ForeignKey("messages.id"), index=True)
+    unit_id: Mapped[str] = mapped_column(String(64))
+    to_staff_id: Mapped[str] = mapped_column(String(64), index=True)
+    by_staff_id: Mapped[str] = mapped_column(String(64))
+    forwarded_at: Mapped[datetime] = mapped_column(DateTime)
 
 
 class PdlRecord(Base):
@@ -756,3 +773,42 @@ class AccessibilityFeedback(Base):
     contact_email: Mapped[str | None] = mapped_column(String(254))
     contact_phone: Mapped[str | None] = mapped_column(String(40))
     format_wanted: Mapped[str | None] = mapped_column(String(20))
+
+
+class UnitSettings(Base):
+    """A care unit's own Rehabstöd settings, set by a rehab coordinator of the unit (issue 17): the address that is
+    told by e-mail when Försäkringskassan writes (`notice_email`, NULL: no notices). Who changed it last, and when."""
+
+    __tablename__ = "unit_settings"
+    unit_id: Mapped[str] = mapped_column(ForeignKey("care_units.hsa_id"), primary_key=True)
+    notice_email: Mapped[str | None] = mapped_column(String(254))
+    updated_at: Mapped[datetime] = mapped_column(DateTime)
+    updated_by: Mapped[str] = mapped_column(HSA)
+
+
+class MailNotice(Base):
+    """The mail outbox: one e-mail notice to a unit that Försäkringskassan has written (issue 17), delivered by the
+    delivery worker with the same claim and lease as `sends` (repository/notices.py). It holds no patient data: the
+    unit, the kind of message (QUESTION | REMINDER | ANSWER) and how many arrived (`count`: notices to the unit of
+    one kind within MAIL_COALESCE_SECONDS make one mail). The address is read from the unit's settings when the mail
+    goes, and kept in `sent_to` once it went."""
+
+    __tablename__ = "mail_notices"
+    __table_args__ = (
+        Index("ix_mail_notices_due", "state", "next_attempt_at"),
+        Index("ix_mail_notices_unit", "unit_id", "kind", "state"),
+    )
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    unit_id: Mapped[str] = mapped_column(ForeignKey("care_units.hsa_id"))
+    kind: Mapped[str] = mapped_column(String(20))
+    count: Mapped[int] = mapped_column(Integer, default=1)
+    state: Mapped[str] = mapped_column(String(20), default="PENDING")  # PENDING | SENT | FAILED
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+    # PENDING: when it is due (first: after the coalescing window; claimed: the lease's end; failed: the backoff's)
+    next_attempt_at: Mapped[datetime | None] = mapped_column(DateTime)
+    sent_at: Mapped[datetime | None] = mapped_column(DateTime)
+    failed_at: Mapped[datetime | None] = mapped_column(DateTime)
+    failure: Mapped[str | None] = mapped_column(String(20))  # FAILED: GAVE_UP | REJECTED | NO_ADDRESS
+    last_error: Mapped[str | None] = mapped_column(String(200))
+    sent_to: Mapped[str | None] = mapped_column(String(254))

@@ -74,6 +74,12 @@ DELIVERY_OUTCOMES = Counter(
     "Outcomes of the delivery worker's attempts, by recipient: delivered, retry (tried again later), rejected "
     "(the recipient will not take it), refused (no longer allowed to go), gave_up (SEND_GIVE_UP_AFTER passed), "
     "released (left for another worker at shutdown).", ["recipient", "outcome"])
+MAIL_OUTCOMES = Counter(
+    "portal_mail_outcomes_total",
+    "Outcomes of the delivery worker's attempts to send e-mail notices (FK has written to a unit): sent, retry (the "
+    "mail server did not take it; tried again later), gave_up (MAIL_MAX_ATTEMPTS failed), rejected (the server "
+    "refused the address for good), no_address (the unit removed its address), released (left for another worker "
+    "at shutdown).", ["outcome"])
 PERSON_SERVICE_ERRORS = Counter(
     "portal_person_service_errors_total",
     "Calls to the person service (PU) that failed, by reason (unavailable, timeout); callers fail closed.",
@@ -85,6 +91,11 @@ def count_outcome(outcome: str | None, *recipients: str) -> None:
     if outcome:
         for recipient in recipients:
             DELIVERY_OUTCOMES.labels(recipient=recipient, outcome=outcome).inc()
+
+
+def count_mail(outcome: str, n: int = 1) -> None:
+    """An e-mail notice's outcome (portal/notices.py)."""
+    MAIL_OUTCOMES.labels(outcome=outcome).inc(n)
 
 
 def person_service_error(reason: str) -> None:
@@ -143,6 +154,25 @@ class OutboxCollector:
             age.add_metric([recipient], max(0.0, (now - oldest).total_seconds()) if oldest else 0.0)
         yield pending
         yield age
+        yield from self._mail()
+
+    def _mail(self):
+        """The mail outbox (e-mail notices, portal/notices.py): its depth and the age of its oldest notice."""
+        from . import db
+        from .repository.notices import pending_summary
+
+        try:
+            with db.new_session(self.app) as s:
+                count, oldest = pending_summary(s)
+        except Exception:  # noqa: BLE001 - the certificate outbox's gauges are still worth answering
+            log.warning("metrics: the mail outbox could not be read", exc_info=True)
+            return
+        now: datetime = self.app.extensions["clock"].now()
+        yield GaugeMetricFamily("portal_mail_outbox_pending", "E-mail notices waiting in the mail outbox to be sent.",
+                                value=count)
+        yield GaugeMetricFamily("portal_mail_outbox_oldest_pending_age_seconds",
+                                "Seconds since the oldest waiting e-mail notice was queued (0: none).",
+                                value=max(0.0, (now - oldest).total_seconds()) if oldest else 0.0)
 
 
 class _Scrape:

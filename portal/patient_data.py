@@ -149,6 +149,20 @@ class QuestionPage:
 
 
 @dataclass
+class AskTarget:
+    """A certificate the user would ask FK about (issue 17): `refusal` None when they may."""
+
+    cert: q_store.CertificateFacts
+    pnr: str
+    name: str
+    masked: bool
+    refusal: str | None
+    doctor_name: str
+    unit_name: str
+    patient_link: bool
+
+
+@dataclass
 class CachedCases:
     """A unit's computed cases at a set of data versions and valideringspersoner, by patient (kept in the
     gateway's cache; the list order is the engine's: by start, then patient)."""
@@ -249,8 +263,10 @@ class PatientData:
         cases = self._cases(key, unit_input, validation, doctor)
         ids = {c for case in cases for c in case.certificate_ids}
         counts = rehab.question_counts(store.fk_messages(session, ids, today, unit_ids=self.scope), today)
+        waiting = q_store.waiting_counts(session, ids, today, self.scope)
         names = store.staff_names(session, {case.doctor_id for case in cases})
-        self._own_rows = rehab.visible_rows(cases, facts, user.viewer, today, doctor_names=names, questions=counts)
+        self._own_rows = rehab.visible_rows(cases, facts, user.viewer, today, doctor_names=names, questions=counts,
+                                            waiting=waiting)
         return self._own_rows
 
     def _cases(self, key: tuple, unit_input: store.UnitInput, validation: frozenset[str],
@@ -305,9 +321,10 @@ class PatientData:
         facts = self.facts({s.patient_pnr for s in stored})
         questions = rehab.question_counts(store.fk_messages(session, {s.id for s in stored}, today,
                                                             unit_ids=self.scope), today) if stored else {}
+        waiting = q_store.waiting_counts(session, {s.id for s in stored}, today, self.scope) if stored else {}
         names = store.staff_names(session, {s.doctor_id for s in stored})
         shown, visible = lu_rules.list_rows(stored, facts, viewer, today, filters, doctor_names=names,
-                                            questions=questions)
+                                            questions=questions, waiting=waiting)
         doctors = sorted({(r.doctor_id, r.doctor_name) for r in visible}, key=lambda d: rehab.swedish_key(d[1]))
         return LakarutlatandenList(filters, shown, len(visible), lu_rules.columns(viewer, filters.show_personal),
                                    doctors)
@@ -385,13 +402,23 @@ class PatientData:
 
     def open_questions(self) -> list[QuestionRow]:
         """The unit's open questions this user may see (not logged: the caller shows some)."""
-        viewer = self.user.viewer
         listed = [lq for lq in q_store.open_unit_questions(self.session, self.scope, self.user.provider_id,
                                                            self.today) if self.shown_type(lq.certificate.type_code)]
+        return self._question_rows(listed)
+
+    def waiting_questions(self) -> list[QuestionRow]:
+        """The care unit's questions to FK that FK has not answered yet ("Väntar på svar från FK"), that this
+        user may see (not logged: the caller shows them)."""
+        listed = [lq for lq in q_store.waiting_unit_questions(self.session, self.scope, self.user.provider_id,
+                                                              self.today) if self.shown_type(lq.certificate.type_code)]
+        return self._question_rows(listed)
+
+    def _question_rows(self, listed: list[q_store.ListedQuestion]) -> list[QuestionRow]:
+        viewer = self.user.viewer
         facts = self.facts({lq.certificate.patient_pnr for lq in listed})
         own_cases: set[str] = set()
         listed_patients: set[str] | None = None
-        if not viewer.is_coordinator:
+        if not viewer.is_coordinator and listed:
             own_rows = self.unit_rows()
             own_cases = {cid for row in own_rows for cid in row.case.certificate_ids}
             listed_patients = {row.patient_pnr for row in own_rows}
@@ -404,6 +431,11 @@ class PatientData:
                 name, masked = rehab.display_name(person)
                 out.append(QuestionRow(lq, name, masked, listed_patients is None or pnr in listed_patients))
         return out
+
+    def forwards(self, question_ids: Iterable[str]) -> tuple[dict[str, q_store.Forward], dict[str, str]]:
+        """Where these questions were forwarded last, and the colleagues' names (no patient data: not logged)."""
+        found = q_store.forwards_of(self.session, question_ids)
+        return found, store.staff_names(self.session, {f.to for f in found.values()})
 
     def questions_shown(self, rows: list[QuestionRow]) -> None:
         for resource in (pdl_rules.INTYG, pdl_rules.LAKARUTLATANDE):
@@ -474,3 +506,71 @@ class PatientData:
 
     def undo_handled(self, page: QuestionPage) -> bool:
         return q_store.undo_handled(self.session, page.q.id, audit=self.question_audit(page))
+
+    # --- issue 17: the conversation, asking FK, forwarding ----------------------------------------------
+
+    def conversation(self, page: QuestionPage) -> QuestionPage:
+        """Add the certificate's whole conversation with FK (both directions, in order), who wrote each
+        message, the sends of the care unit's messages, and where the question is forwarded, to the page's
+        `extra` (the same patient and certificate as the page: no record of its own)."""
+        session = self.session
+        messages = q_store.certificate_messages(session, page.cert.id)
+        entries = q_rules.conversation(messages)
+        forwarded = q_store.forwards_of(session, [page.q.id]).get(page.q.id)
+        ids = {e.message.author_id for e in entries if e.message.author_id}
+        if forwarded is not None:
+            ids |= {forwarded.to, forwarded.by}
+        page.staff_names.update(store.staff_names(session, ids - set(page.staff_names)))
+        care = [e.message.id for e in entries if not e.from_fk]
+        page.extra.update(conversation=entries, forwarded=forwarded,
+                          message_sends=q_store.sends_of_answers(session, care))
+        return page
+
+    def ask_target(self, pnr: str, certificate_id: str) -> AskTarget:
+        """The certificate this user would ask FK about, with why they may not (`refusal`), if they may see the
+        patient and read the certificate at all (else NotVisible: a 404). A revoked certificate is found (and
+        refused) so that the user is told why."""
+        found = self.facts([pnr]).get(pnr)
+        validation = found is not None and found.validation_person
+        if found is not None and validation:  # never shown, but told why (the page then shows no patient data)
+            found = rehab.PersonFacts(found.personnummer, found.name, found.protected, found.deceased, False)
+        if not rehab.may_see_patient(found, self.user.viewer):
+            raise NotVisible()
+        person = found or rehab.PersonFacts(pnr, rehab.UNKNOWN_NAME)
+        cert = q_store.certificate_facts(self.session, certificate_id)
+        if (cert is None or cert.patient_pnr != pnr or cert.provider_id != self.user.provider_id
+                or not self.shown_type(cert.type_code) or cert.id not in self.readable(pnr, [cert])):
+            raise NotVisible()
+        ctype = self.registry.get(cert.type_code)
+        refusal = q_rules.ask_refusal(
+            revoked=cert.revoked_at is not None, recipient=ctype.recipient if ctype is not None else None,
+            received=q_store.fk_received(self.session, cert.id), validation_person=validation,
+            is_coordinator=self.user.viewer.is_coordinator, is_signer=cert.staff_id == self.user.hsa_id)
+        name, masked = rehab.display_name(person)
+        return AskTarget(cert=cert, pnr=pnr, name=name, masked=masked, refusal=refusal,
+                         doctor_name=store.staff_names(self.session, {cert.staff_id}).get(cert.staff_id, ""),
+                         unit_name=store.unit_names(self.session, {cert.unit_id}).get(cert.unit_id, cert.unit_id),
+                         patient_link=self.may_open_patient(pnr))
+
+    def ask_shown(self, target: AskTarget) -> None:
+        if target.refusal == q_rules.VALIDATION_PERSON:
+            return  # the page shows no patient data
+        self.shown([(target.pnr, target.cert.unit_id)], self.resource(target.cert.type_code))
+
+    def ask(self, target: AskTarget, question_id: str, subject: str, heading: str, text: str) -> str:
+        """Store the question to FK and its send, with the "Skriva" record in the same transaction:
+        q_store.ASKED or DUPLICATE."""
+        audit = self.write_audit([(target.pnr, target.cert.unit_id)], self.resource(target.cert.type_code))
+        return q_store.ask(self.session, question_id=question_id, certificate=target.cert, subject=subject,
+                           heading=heading, text=text, staff_id=self.user.hsa_id, now=self.clock.now(), audit=audit)
+
+    def forward_candidates(self, page: QuestionPage) -> list[q_rules.Colleague]:
+        """The colleagues on the user's unit the question may be forwarded to (who would see it there)."""
+        return q_rules.forward_candidates(q_store.colleagues(self.session, self.user.unit_id, self.today),
+                                          me=self.user.hsa_id, certificate_staff_id=page.cert.staff_id)
+
+    def forward(self, page: QuestionPage, to_staff_id: str) -> bool:
+        """Forward the question, with the "Skriva" record in the same transaction; False if it already was."""
+        return q_store.forward(self.session, question_id=page.q.id, unit_id=self.user.unit_id,
+                               to_staff_id=to_staff_id, by_staff_id=self.user.hsa_id, now=self.clock.now(),
+                               audit=self.question_audit(page))

@@ -43,6 +43,7 @@ from .adapters.person_service import PersonInfo, PersonServiceUnavailable
 from .adapters.recipients import DeliveryFailed, HttpRecipients
 from .domain import questions as question_rules
 from .domain import sending
+from .notices import deliver_notices
 from .rehab.exports import build_due
 from .repository import outbox
 from .repository import questions as question_store
@@ -89,6 +90,7 @@ def deliver_due(app: Flask, now: datetime | None = None, *, random: sending.Rand
     random.random). `stop`: when set during the pass (the worker is told to stop), the send being posted is
     finished and the rest of the batch is released at once for another worker (counted as "released")."""
     build_due(app, now, stop=stop)  # first, one big Rehabstöd export (portal/rehab/exports.py); never raises
+    deliver_notices(app, now, stop=stop)  # then the e-mail notices when FK wrote (portal/notices.py); never raises
     clock = app.extensions["clock"]
     run = _Pass(at=(lambda: now) if now is not None else clock.now,
                 give_up_after=timedelta(seconds=float(app.config.get("SEND_GIVE_UP_AFTER", 86400))),
@@ -102,9 +104,9 @@ def deliver_due(app: Flask, now: datetime | None = None, *, random: sending.Rand
             return counts
         session.expunge_all()  # plain data from here: a rollback below must not expire (and reload) them
         certificates = outbox.delivery_sources(session, [s.certificate_id for s in claimed
-                                                         if s.kind != outbox.ANSWER])
+                                                         if s.kind not in outbox.MESSAGES])
         answers = question_store.answer_sources(session, [s.payload_ref for s in claimed
-                                                          if s.kind == outbox.ANSWER and s.payload_ref])
+                                                          if s.kind in outbox.MESSAGES and s.payload_ref])
         session.commit()  # end the read: no transaction stays open while posting (SQLite)
         pnrs = {c.patient_pnr for c in certificates.values()}
         pnrs.update(a.answer.patient_pnr for a in answers.values() if a.answer.patient_pnr)
@@ -168,7 +170,7 @@ def _retry_later(session, run: _Pass, send, reason: str, *, maybe_received: bool
 
 
 def _deliver(session, run: _Pass, send, certificates, answers, persons, attempt: _Attempt) -> str | None:
-    if send.kind == outbox.ANSWER:
+    if send.kind in outbox.MESSAGES:
         answer = answers.get(send.payload_ref or "")
         why_not = _why_not_answer(answer, send.recipient, persons)
     else:
@@ -180,8 +182,10 @@ def _deliver(session, run: _Pass, send, certificates, answers, persons, attempt:
         log.warning("send %s: refused at delivery, not posted: %s", send.id, why_not)
         observability.count_outcome("refused", send.recipient)
         return "failed" if outbox.record_refused(session, send.id, run.at(), why_not) else None
-    if send.kind == outbox.ANSWER:
-        payload = question_rules.answer_payload(answer.answer, answer.question, unit_name=answer.unit_name)
+    if send.kind in outbox.MESSAGES:
+        message_payload = answer.payload()
+        assert message_payload is not None  # _why_not_answer refuses a message with nothing to post
+        payload = message_payload
     else:
         payload = sending.payload(cert, run.registry[cert.type_code])
     return _post(session, run, send, payload, attempt)
@@ -221,10 +225,13 @@ def _why_not_certificate(cert, registry, recipient: str, persons) -> str | None:
 
 
 def _why_not_answer(source, recipient: str, persons) -> str | None:
-    """An answer to an FK question goes to FK only, and never for a valideringsperson (the person service's
-    answer; WAIT when it did not answer)."""
-    if source is None or source.question is None:
+    """An answer to an FK question, or the care unit's own question, goes to FK only, never for a
+    valideringsperson (the person service's answer; WAIT when it did not answer), and a question never about a
+    certificate revoked since it was asked."""
+    if source is None or source.payload() is None:
         return "answer not found"
+    if source.answer.is_care_question and source.certificate_revoked:
+        return sending.REVOKED
     if recipient != question_rules.FK:
         return sending.NO_RECIPIENT
     if persons is None:

@@ -24,8 +24,10 @@ from limits import parse as parse_limit
 
 from .. import db, security
 from ..domain import api_contract as contract
+from ..domain import questions as question_rules
 from ..repository import api as api_store
 from ..repository import intake as intake_store
+from ..repository import questions as question_store
 from . import problems, tokens
 from .problems import problem
 
@@ -247,10 +249,38 @@ def certificate_status(client_id: str, certificate_id: str):
 @bp.post("/questions")
 @operation(contract.QUESTIONS)
 def deliver_question(client_id: str):
-    """Försäkringskassan delivers a question, reminder or komplettering request about a certificate."""
+    """Försäkringskassan delivers a question, reminder or komplettering request about a certificate, or its
+    answer to a question the care unit asked (`in_reply_to`)."""
     body = _body()
+    _check_reply(body)
     result = _store(contract.question_document(body), client_id)
     return _receipt(body["id"], result)
+
+
+_REPLY_PROBLEMS = {
+    question_rules.NOT_A_CARE_QUESTION: ("/in_reply_to", "must name a question the care unit asked "
+                                                         "Försäkringskassan (FK answers only those)"),
+    question_rules.OTHER_SUBJECT: ("/subject", "must be the subject of the question it answers"),
+    question_rules.ALREADY_ANSWERED_BY_FK: ("/in_reply_to", "the question is already answered by another message"),
+}
+
+
+def _check_reply(body: Any) -> None:
+    """FK's answer (`in_reply_to`) must answer a question the care unit asked, with its subject, once: else a
+    422 (409 when another answer is stored). An unknown question is left to the intake's check."""
+    if not isinstance(body, dict) or not isinstance(body.get("in_reply_to"), str):
+        return
+    session = db.session()
+    referenced, answers = question_store.reply_context(session, body["in_reply_to"])
+    session.rollback()
+    if referenced is None:
+        return
+    refusal = question_rules.reply_refusal(str(body.get("id")), body.get("subject"), referenced, answers)
+    if refusal:
+        pointer, detail = _REPLY_PROBLEMS[refusal]
+        name = "conflict" if refusal == question_rules.ALREADY_ANSWERED_BY_FK else "invalid"
+        raise Refusal(problem(name, "The request has problems: see errors. Nothing was stored.",
+                              errors=[contract.FieldError(pointer, detail)]))
 
 
 @bp.get("/openapi.json")

@@ -260,7 +260,11 @@ def _question_schema() -> dict[str, Any]:
         "sent": _date_time("When Försäkringskassan sent the question."),
         "last_answer_date": {**DATE, "description": "The last day to answer, YYYY-MM-DD."},
         "reminder_of": _string("For a reminder: the id of the question it reminds about."),
-        "in_reply_to": _string("For an answer to a question from care: that question's id."),
+        "in_reply_to": _string("For Försäkringskassan's answer to a question the care unit asked (sent to "
+                               "Försäkringskassan as a delivery of kind QUESTION, message_id): that question's id. "
+                               "It must be a question from care (422 otherwise, pointer /in_reply_to), with the "
+                               "question's subject (422, pointer /subject), answered once (another answer to the "
+                               "same question: 409)."),
     }, ["id", "certificate", "subject", "text", "sent"],
         "A question, reminder or komplettering request from Försäkringskassan about a certificate.")
 
@@ -391,7 +395,9 @@ def _paths() -> dict[str, Any]:
         "/questions": {"post": _operation(
             "deliverQuestion", QUESTIONS, "Deliver a question from Försäkringskassan",
             "Delivers a question, a reminder or a komplettering request about a certificate to the care unit "
-            "that issued it.", body="Question", errors=_WRITE_ERRORS, created="Delivered.",
+            "that issued it, or Försäkringskassan's answer to a question the care unit asked (with in_reply_to: "
+            "it shows in the question's conversation in Rehabstöd).", body="Question", errors=_WRITE_ERRORS,
+            created="Delivered.",
             unchanged="Delivered before with the same body; nothing changed.")},
         "/openapi.json": {"get": {
             "operationId": "getOpenApiDocument",

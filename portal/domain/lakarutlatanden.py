@@ -73,6 +73,7 @@ class Row:
     doctor_name: str
     komplettering: int = 0
     administrative: int = 0
+    waiting: int = 0  # the unit's questions to FK that FK has not answered ("Väntar på svar från FK")
 
     @property
     def signed(self) -> date:
@@ -89,13 +90,15 @@ class Row:
 
 def visible_rows(stored: Iterable[Stored], persons: Mapping[str, PersonFacts], viewer: Viewer, today: date, *,
                  doctor_names: Mapping[str, str],
-                 questions: Mapping[str, tuple[int, int]] | None = None) -> list[Row]:
+                 questions: Mapping[str, tuple[int, int]] | None = None,
+                 waiting: Mapping[str, int] | None = None) -> list[Row]:
     """The läkarutlåtanden the viewer may see, as rows, in the order given.
 
     ``persons``: what PU-tjänsten said, by personnummer (a missing patient is unknown);
-    ``questions``: certificate id -> (komplettering, administrative) from ``questions.question_counts``.
+    ``questions``: certificate id -> (komplettering, administrative) from ``questions.question_counts``;
+    ``waiting``: certificate id -> the unit's questions to FK that FK has not answered.
     """
-    questions = questions or {}
+    questions, waiting = questions or {}, waiting or {}
     rows: list[Row] = []
     for s in stored:
         person = persons.get(s.patient_pnr)
@@ -110,7 +113,7 @@ def visible_rows(stored: Iterable[Stored], persons: Mapping[str, PersonFacts], v
             age=pnr_rules.age(s.patient_pnr, today), gender=pnr_rules.gender(s.patient_pnr),
             diagnosis=s.diagnosis, chapter=diagnosis.chapter_of(s.diagnosis), signed_at=s.signed_at,
             unit_id=s.unit_id, doctor_id=s.doctor_id, doctor_name=doctor_names.get(s.doctor_id) or s.doctor_id,
-            komplettering=k, administrative=a))
+            komplettering=k, administrative=a, waiting=waiting.get(s.id, 0)))
     return rows
 
 
@@ -211,8 +214,10 @@ def sort_rows(rows: Iterable[Row], key: str | None = None, order: str | None = N
 
 def list_rows(stored: Iterable[Stored], persons: Mapping[str, PersonFacts], viewer: Viewer, today: date,
               filters: Filters, *, doctor_names: Mapping[str, str],
-              questions: Mapping[str, tuple[int, int]] | None = None) -> tuple[list[Row], list[Row]]:
+              questions: Mapping[str, tuple[int, int]] | None = None,
+              waiting: Mapping[str, int] | None = None) -> tuple[list[Row], list[Row]]:
     """``visible_rows`` → ``apply_filters`` → ``sort_rows``: (the rows to show, every row the viewer may
     see before filtering — for "Visar X av Y" and the doctor filter's choices)."""
-    rows = visible_rows(stored, persons, viewer, today, doctor_names=doctor_names, questions=questions)
+    rows = visible_rows(stored, persons, viewer, today, doctor_names=doctor_names, questions=questions,
+                        waiting=waiting)
     return sort_rows(apply_filters(rows, filters), filters.sort, filters.order), rows

@@ -58,6 +58,7 @@ class CaseRow:
     komplettering: int = 0
     administrative: int = 0
     active_step: int | None = None
+    waiting: int = 0  # the unit's questions to FK that FK has not answered ("Väntar på svar från FK")
 
     @property
     def unknown(self) -> bool:
@@ -86,16 +87,18 @@ def _active_step(case: SickLeaveCase, today: date) -> int | None:
 
 def visible_rows(cases: Iterable[SickLeaveCase], persons: Mapping[str, PersonFacts],
                  viewer: Viewer, today: date, *, doctor_names: Mapping[str, str],
-                 questions: Mapping[str, tuple[int, int]] | None = None) -> list[CaseRow]:
+                 questions: Mapping[str, tuple[int, int]] | None = None,
+                 waiting: Mapping[str, int] | None = None) -> list[CaseRow]:
     """The cases the viewer may see, as display rows, in the order of ``cases``.
 
     ``persons`` maps personnummer to what PU-tjänsten said; a patient missing from it is unknown.
     ``doctor_names`` maps HSA-id to name; ``questions`` maps certificate id to
     (komplettering, administrative) counts from ``question_counts``: a row's counts are the sums
-    over its case's certificates.
+    over its case's certificates; ``waiting`` maps certificate id to the unit's questions to FK that FK has not
+    answered (``questions.is_waiting``), summed the same way.
     """
     check_role(viewer)
-    questions = questions or {}
+    questions, waiting = questions or {}, waiting or {}
     rows: list[CaseRow] = []
     for case in cases:
         person = persons.get(case.patient_id)
@@ -126,6 +129,7 @@ def visible_rows(cases: Iterable[SickLeaveCase], persons: Mapping[str, PersonFac
                          or case.doctor_id or ""),
             komplettering=sum(k for k, _ in counts),
             administrative=sum(a for _, a in counts),
+            waiting=sum(waiting.get(cid, 0) for cid in case.certificate_ids),
             active_step=_active_step(case, today),
         ))
     return rows

@@ -32,3 +32,21 @@ def validate_settings(max_days_between: str | None,
         if number is not None:
             values[name] = number
     return values, errors
+
+
+# --- the unit's settings (issue 17) ------------------------------------------------------------------
+
+def may_edit_unit_settings(role: str | None) -> bool:
+    """Only a rehab coordinator of the unit (the role the login gave on the unit in use: REHABKOORDINATOR, also a
+    doctor who has the unit's coordinator system role) changes the unit's own settings; a doctor sees them."""
+    from .access import REHABKOORDINATOR
+
+    return role == REHABKOORDINATOR
+
+
+def validate_notice_address(raw: str | None) -> tuple[str | None, str | None]:
+    """The unit's e-mail address for notices when FK writes: (address or None to remove it, None) or
+    (None, notices.INVALID). See `notices.validate_address`."""
+    from .notices import validate_address
+
+    return validate_address(raw)

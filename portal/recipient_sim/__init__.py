@@ -2,7 +2,8 @@
 Försäkringskassan's and Transportstyrelsen's certificate intake, so the outbox really posts over HTTP.
 
 - `POST /simulator/<FK|TS>/intyg`: a JSON body (a certificate, or with `"kind": "ANSWER"` the care unit's
-  answer to an FK question) and the header `Idempotency-Key` (required). The
+  answer to an FK question, or with `"kind": "QUESTION"` the care unit's own question to FK) and the header
+  `Idempotency-Key` (required). The
   delivery is recorded once per key (table `sim_deliveries`): the first time 202, the same key again
   200 without a second record (exactly once at the recipient). The same key with another payload: 422.
 - `GET /simulator/<FK|TS>`: a page listing what was received (time, certificate id, type; never the
@@ -139,14 +140,20 @@ def _record(session, recipient: str, key: str, payload: dict) -> tuple[int, dict
     return 200, {"status": "already received"}
 
 
+def _kind_label(kind: object) -> str | None:
+    """The care unit's messages: an answer to FK's question, or its own question (issue 17)."""
+    labels = {"ANSWER": _("Svar på fråga"), "QUESTION": _("Fråga från vården")}
+    return labels.get(kind) if isinstance(kind, str) else None
+
+
 @bp.get(f"/{RECIPIENT}")
 def index(recipient: str):
     deliveries = db.session().scalars(
         select(SimDelivery).where(SimDelivery.recipient == recipient)
         .order_by(SimDelivery.received_at.desc(), SimDelivery.id.desc()).limit(SHOWN)).all()
     rows = [{"received_at": d.received_at, "certificate_id": d.certificate_id,
-             "type": _("Svar på fråga") if (d.payload or {}).get("kind") == "ANSWER"
-             else str((d.payload or {}).get("type") or "")} for d in deliveries]
+             "type": _kind_label((d.payload or {}).get("kind")) or str((d.payload or {}).get("type") or "")}
+            for d in deliveries]
     heading = {"FK": _("Mottagarsimulator – Försäkringskassan"),
                "TS": _("Mottagarsimulator – Transportstyrelsen")}[recipient]
     other = next(r for r in RECIPIENTS if r != recipient)

@@ -22,10 +22,10 @@ from flask_login import current_user
 from .. import db, list_view
 from ..adapters.hsa import lookup as hsa_lookup
 from ..auth.guards import staff_required
-from ..domain import access, diagnosis, filter_params, list_model, persons, rehab, sick_leave
+from ..domain import access, diagnosis, filter_params, list_model, persons, rehab, rehab_settings, sick_leave
 from ..errors import render_error
 from ..patient_data import NotVisible, PatientData, PatientsUnavailable, StaffUser
-from ..render import page_or_fragment
+from ..render import flash_notice, page_or_fragment
 from ..repository import settings as settings_store
 
 log = logging.getLogger(__name__)
@@ -329,29 +329,65 @@ def certificate(token: str, certificate_id: str):
 
 # --- settings ----------------------------------------------------------------------------------------
 
+def _settings_page(*, values: dict | None = None, errors: list[tuple[str, str]] | None = None, saved: bool = False,
+                   notice_email: str | None = None):
+    """The settings page in any state: the user's own settings (`values`, `saved`) and the unit's notice address
+    (`notice_email`: the form's value after a refused save; else the stored one). 400 with any error."""
+    session = db.session()
+    info = hsa_lookup(session, current_user.hsa_id)
+    units = access.units_offered(info, _clock().today()) if info else []
+    if values is None:
+        current = settings_store.stored(session, current_user.hsa_id)
+        values = {"max_days_between": str(current.max_days_between),
+                  "max_days_since_end": str(current.max_days_since_end), "default_unit": current.default_unit or ""}
+    stored_email = settings_store.unit_notice_address(session, current_user.unit_id)
+    errors = errors or []
+    page = render_template("rehab/settings.html", values=values, errors=errors, units=units, saved=saved,
+                           unit_name=current_user.unit_name, stored_email=stored_email,
+                           notice_email=stored_email if notice_email is None else notice_email,
+                           may_edit_unit=rehab_settings.may_edit_unit_settings(current_user.role))
+    return page, (400 if errors else 200)
+
+
 @bp.route("/installningar", methods=["GET", "POST"])
 @staff_required
 def settings():
+    if request.method == "GET":
+        return _settings_page()
     session = db.session()
-    current = settings_store.stored(session, current_user.hsa_id)
     info = hsa_lookup(session, current_user.hsa_id)
     units = access.units_offered(info, _clock().today()) if info else []
-    errors: list[tuple[str, str]] = []
-    values = {"max_days_between": str(current.max_days_between),
-              "max_days_since_end": str(current.max_days_since_end), "default_unit": current.default_unit or ""}
-    saved = False
-    if request.method == "POST":
-        values = {k: request.form.get(k, "") for k in values}
-        clean, errors = rehab.validate_settings(values["max_days_between"], values["max_days_since_end"])
-        if values["default_unit"] and values["default_unit"] not in {u.unit_id for u in units}:
-            errors.append(("default_unit", "unknown_unit"))
-        if not errors:
-            settings_store.save(session, current_user.hsa_id, max_days_between=clean["max_days_between"],
-                                max_days_since_end=clean["max_days_since_end"],
-                                default_unit=values["default_unit"] or None)
-            saved = True
-    return render_template("rehab/settings.html", values=values, errors=errors, units=units, saved=saved), (
-        400 if errors else 200)
+    values = {k: request.form.get(k, "") for k in ("max_days_between", "max_days_since_end", "default_unit")}
+    clean, errors = rehab.validate_settings(values["max_days_between"], values["max_days_since_end"])
+    if values["default_unit"] and values["default_unit"] not in {u.unit_id for u in units}:
+        errors.append(("default_unit", "unknown_unit"))
+    if errors:
+        return _settings_page(values=values, errors=errors)
+    settings_store.save(session, current_user.hsa_id, max_days_between=clean["max_days_between"],
+                        max_days_since_end=clean["max_days_since_end"], default_unit=values["default_unit"] or None)
+    return _settings_page(values=values, saved=True)
+
+
+@bp.post("/installningar/enhet")
+@staff_required
+def unit_settings():
+    """The unit's own settings, for a rehab coordinator of the unit (anyone else: 403, nothing changes): the
+    address told by e-mail when Försäkringskassan writes. An empty field or "Ta bort" removes it."""
+    if not rehab_settings.may_edit_unit_settings(current_user.role):
+        return render_error(403, str(_l("Bara en rehabkoordinator på vårdenheten kan ändra vårdenhetens "
+                                        "inställningar.")))
+    raw = "" if request.form.get("action") == "remove" else request.form.get("notice_email", "")
+    address, error = rehab_settings.validate_notice_address(raw)
+    if error:
+        return _settings_page(errors=[("notice_email", error)], notice_email=raw)
+    session = db.session()
+    before = settings_store.unit_notice_address(session, current_user.unit_id)
+    settings_store.save_unit_notice_address(session, current_user.unit_id, address, by=current_user.hsa_id,
+                                            now=_clock().now())
+    log.info("unit %s: notice address %s by %s", current_user.unit_id,
+             "removed" if address is None else ("set" if before is None else "changed"), current_user.hsa_id)
+    flash_notice("unit_settings", "removed" if address is None else "saved")
+    return redirect(url_for("rehab.settings", _anchor="enhet"), code=303)
 
 
 # the other Rehabstöd pages, each area in its own module (routes on this blueprint)

@@ -88,6 +88,8 @@ def _questions(row) -> str:
         parts.append(_("Komplettering (%(n)s)", n=row.komplettering))
     if row.administrative:
         parts.append(_("Administrativ fråga (%(n)s)", n=row.administrative))
+    if row.waiting:
+        parts.append(_("Väntar på svar från FK (%(n)s)", n=row.waiting))
     return " ".join(parts)
 
 

@@ -23,6 +23,7 @@ from ..models import (
     Staff,
     UnitChange,
 )
+from .questions import store_messages
 
 CHUNK = 500
 #: handled_by of a request for komplettering that a complementing certificate handled
@@ -137,8 +138,7 @@ def apply(session: Session, plan: intake.Plan) -> None:
     # questions before the ones that refer to them
     questions = sorted(plan.new["questions"],
                        key=lambda q: (q["in_reply_to"] is not None or q["reminder_of"] is not None, q["sent_at"]))
-    for rec in questions:
-        session.execute(insert(Message), [rec])
+    store_messages(session, questions)  # the one place FK's messages are stored (a hook for notices)
     session.flush()
     complements = [r for r in plan.new["relations"] if r["kind"] == "COMPLEMENTS"]
     if complements:

@@ -34,7 +34,9 @@ from ..models import CareProvider, CareSend, CareUnit, Certificate, CertificateR
 PENDING, DELIVERED, FAILED = "PENDING", "DELIVERED", "FAILED"
 CERTIFICATE = "CERTIFICATE"
 ANSWER = "ANSWER"  # the care unit's answer to an FK question (payload_ref: the answer's message id)
-KINDS = (CERTIFICATE, ANSWER)
+QUESTION = "QUESTION"  # the care unit's own question to FK (payload_ref: the question's message id)
+MESSAGES = (ANSWER, QUESTION)  # the kinds that post a message about a certificate (repository.questions)
+KINDS = (CERTIFICATE, ANSWER, QUESTION)
 ERROR_LENGTH = 200
 CHUNK = 500
 _DIGITS = re.compile(r"\d{6,}(?:[-+]\d{4})?")  # a personnummer (or any long number)

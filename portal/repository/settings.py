@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 from sqlalchemy.orm import Session
 
@@ -44,3 +45,19 @@ def save(session: Session, hsa_id: str, *, max_days_between: int, max_days_since
     row.max_days_since_end = max_days_since_end
     row.default_unit_id = default_unit
     session.commit()
+
+
+# --- the unit's own settings (table `unit_settings`, issue 17) ---------------------------------------
+
+def unit_notice_address(session: Session, unit_id: str | None) -> str | None:
+    """The address the unit is told at when Försäkringskassan writes (None: none)."""
+    from . import notices
+
+    return notices.notice_address(session, unit_id) if unit_id else None
+
+
+def save_unit_notice_address(session: Session, unit_id: str, address: str | None, *, by: str, now: datetime) -> None:
+    """Set or (None) remove it; commits."""
+    from . import notices
+
+    notices.save_notice_address(session, unit_id, address, by=by, now=now)

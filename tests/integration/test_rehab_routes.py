@@ -34,6 +34,7 @@ OTHER_PATIENT = demo_data.make_pnr(demo_data.date(1951, 7, 2), 986)  # L001's ow
 NO_PATIENT_DATA = {
     ("rehab.settings", "GET"): "the user's own settings",
     ("rehab.settings", "POST"): "the user's own settings",
+    ("rehab.unit_settings", "POST"): "the unit's own settings (its e-mail address for notices; issue 17)",
     ("rehab.search", "GET"): "only redirects to the list (where a unit choice's `next` may lead)",
     ("rehab.clear_search", "GET"): "ends the search and redirects to the list: shows nothing itself",
 }
@@ -126,6 +127,22 @@ def _undo(w: World, client, who: str) -> tuple[str, dict]:
     return f"/rehabstod/fragor/{w.own_question}/ej-hanterad", {"csrf_token": csrf(client)}
 
 
+def _ask_url(w: World, client, pnr: str, certificate_id: str) -> str:
+    return f"/rehabstod/patient/{token_for(w.app, client, pnr, VE10)}/intyg/{certificate_id}/fraga"
+
+
+def _ask(w: World, client, who: str) -> tuple[str, dict]:
+    """Issue 17: a question to FK about the own certificate (FK wrote about it: it has it)."""
+    return _ask_url(w, client, NEW_PATIENT, w.own_certificate), {
+        "csrf_token": csrf(client), "fraga_id": "c" * 32, "amne": "KONTKT", "rubrik": "Kontakt", "text": "Ring mig."}
+
+
+def _forward(w: World, client, who: str) -> tuple[str, dict]:
+    """Issue 17: forward the own question to a colleague who may see it (the other user)."""
+    other = USERS["doctor" if who == "coordinator" else "coordinator"][0]
+    return f"/rehabstod/fragor/{w.own_question}/vidarebefordra", {"csrf_token": csrf(client), "till": other}
+
+
 def _search(w: World, client, who: str) -> tuple[str, dict, dict]:
     """The ongoing list's search, as htmx sends it: the results block (an empty term: every case)."""
     return "/rehabstod/sjukfall/sok", {"csrf_token": csrf(client), "fritext": ""}, {"HX-Request": "true"}
@@ -151,6 +168,9 @@ ROUTES: dict[tuple[str, str], Call] = {
     ("rehab.undo_handled", "POST"): _undo,
     ("rehab.patient", "GET"): _patient,
     ("rehab.certificate", "GET"): _certificate,
+    ("rehab.ask_question", "GET"): lambda w, client, who: (_ask_url(w, client, NEW_PATIENT, w.own_certificate), None),
+    ("rehab.send_question", "POST"): _ask,
+    ("rehab.forward", "POST"): _forward,
 }
 
 # routes that serve an export made in the background (portal/rehab/exports.py): what is in the file was decided,
@@ -176,12 +196,15 @@ EXPECTED = {
     "rehab.undo_handled": ("Skriva", {"Intyg"}),
     "rehab.patient": ("Läsa", {"Sjukfall", "Intyg"}),
     "rehab.certificate": ("Läsa", {"Intyg"}),
+    "rehab.ask_question": ("Läsa", {"Intyg"}),
+    "rehab.send_question": ("Skriva", {"Intyg"}),
+    "rehab.forward": ("Skriva", {"Intyg"}),
 }
 
 # the examples that show at least one patient to both users (so their check is never empty)
 MUST_SHOW = {"rehab.ongoing", "rehab.search", "rehab.ongoing_pdf", "rehab.ongoing_xlsx", "rehab.questions",
              "rehab.question", "rehab.answer", "rehab.mark_handled", "rehab.undo_handled", "rehab.patient",
-             "rehab.certificate"}
+             "rehab.certificate", "rehab.ask_question", "rehab.send_question", "rehab.forward"}
 
 # how to reach another unit's or another doctor's object with a route that takes one
 FOREIGN: dict[str, Callable[[World, object, str], list[tuple[str, dict | None]]]] = {
@@ -198,6 +221,13 @@ FOREIGN: dict[str, Callable[[World, object, str], list[tuple[str, dict | None]]]
     "rehab.certificate": lambda w, c, who: [
         (f"/rehabstod/patient/{token_for(w.app, c, NEW_PATIENT, VE10)}/intyg/{w.foreign_certificate}", None),
         (f"/rehabstod/patient/{token_for(w.app, c, w.foreign_patient, VE10)}/intyg/{w.own_certificate}", None)],
+    "rehab.ask_question": lambda w, c, who: [(_ask_url(w, c, NEW_PATIENT, w.foreign_certificate), None),
+                                             (_ask_url(w, c, w.foreign_patient, w.own_certificate), None)],
+    "rehab.send_question": lambda w, c, who: [
+        (_ask_url(w, c, NEW_PATIENT, w.foreign_certificate), _ask(w, c, who)[1]),
+        (_ask_url(w, c, w.foreign_patient, w.own_certificate), _ask(w, c, who)[1])],
+    "rehab.forward": lambda w, c, who: [(f"/rehabstod/fragor/{q}/vidarebefordra", _forward(w, c, who)[1])
+                                        for q in _foreign_questions(w, who)],
 }
 
 
