@@ -7,8 +7,8 @@ portal/domain/access.py's refusal functions return) and from the refusal page's 
 test_every_refusal_reason_is_reached_here, and gets a failing case of its own below. Each page is reached the
 way a user gets there (the test broker's login page, its fault knobs, a tampered or forged callback address)
 and must show its own heading, say its error id (and the log says the same id with the reason: the page is
-that reason's, not another's with the same words), leave no one logged in, have no axe violations, and lead on
-to the start page by keyboard.
+that reason's, not another's with the same words), leave no one logged in, have no axe violations (and, in
+Swedish, pass the checks beyond axe of accessibility/checks.py), and lead on to the start page by keyboard.
 
 The keyboard states (the unit whose rights changed, the too-long search) are in e2e/test_states_keyboard.py.
 """
@@ -27,7 +27,7 @@ from conftest import NOW, ROOT, new_context
 from e2e.keyboard import activate
 from portal.domain import demo
 
-from . import crawl
+from . import checks, crawl
 
 pytestmark = pytest.mark.a11y
 
@@ -224,6 +224,9 @@ def test_each_refusal_page_has_its_heading_and_passes_axe(browser, live, lang, r
         assert page.get_by_role("link", name=START[lang]).get_attribute("href") == "/"
         found = crawl.violations(page)
         assert found == [], crawl.describe(found)
+        if lang == "sv":  # and the checks beyond axe (accessibility/checks.py), once a page
+            beyond = {name: problems for name, problems in checks.run_all(page).items() if problems}
+            assert beyond == {}, beyond
         status_now = page.evaluate("() => fetch('/session/status').then(r => r.json())")
         assert status_now["logged_in"] is False  # a refusal leaves no one logged in
         activate(page, START[lang])  # and the way on, by keyboard
