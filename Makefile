@@ -16,10 +16,15 @@ APT_PACKAGES_RUN := libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fontcon
 run: setup demo-data serve
 
 # The suite in parallel (pytest-xdist): one worker per logical CPU, each with its own PostgreSQL cluster, SQLite
-# files, live servers on free ports and Chromium. PYTEST_WORKERS=0 runs it in one process.
+# files, live servers on free ports and Chromium. PYTEST_WORKERS=0 runs it in one process. Then the tests marked
+# `alone` (Lighthouse's performance scores, which another busy process would lower) in a process of their own,
+# with nothing else running; both parts run, and the target fails if either did (5: none of them was selected).
 PYTEST_WORKERS ?= logical
 test: setup system-test lighthouse lint
-	PORTAL_REQUIRE_POSTGRES=1 $(BIN)/python -m pytest -n $(PYTEST_WORKERS) $(PYTEST_ARGS)
+	@PORTAL_REQUIRE_POSTGRES=1 $(BIN)/python -m pytest -n $(PYTEST_WORKERS) -m "not alone" $(PYTEST_ARGS); a=$$?; \
+	$(BIN)/python -m pytest -p no:xdist -m alone $(PYTEST_ARGS); b=$$?; \
+	if [ $$a -eq 5 ] && [ $$b -eq 5 ]; then exit 5; fi; \
+	for s in $$a $$b; do if [ $$s -ne 0 ] && [ $$s -ne 5 ]; then exit $$s; fi; done
 
 # Lint and types (configured in pyproject.toml): pyflakes, pycodestyle, bugbear, isort, complexity; mypy on portal/.
 lint: setup

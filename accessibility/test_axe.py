@@ -1,4 +1,7 @@
-"""Every page of the portal passes axe-core (WCAG 2.0/2.1 A and AA) in Swedish and English."""
+"""Every page of the portal passes axe-core (WCAG 2.0/2.1 A and AA) in Swedish and English.
+
+The crawl in Swedish is test_report.py's: the accessibility report's quick build visits every crawled page for
+every user in Swedish with axe, and the test fails on any violation. Here: the same pages in English."""
 from __future__ import annotations
 
 import pytest
@@ -11,14 +14,14 @@ from . import crawl
 pytestmark = pytest.mark.a11y
 
 
-def test_every_page_passes_axe_in_both_languages(browser, live_server, demo_app):
+def test_every_page_passes_axe_in_english(browser, live_server, demo_app):
     found = crawl.pages(demo_app)
     assert any(p.endpoint == "main.start" for p in found)
     assert any(p.endpoint == "main.accessibility_statement" for p in found)
     users = sorted({p.as_user for p in found}, key=str)
     assert {"citizen", "doctor", "coordinator"} <= set(users)  # the crawl also logs in
     failures = []
-    for lang in ("sv", "en"):
+    for lang in ("en",):  # Swedish: test_report.py
         for user in users:
             context = new_context(browser, live_server.url, lang=lang)
             page = context.new_page()

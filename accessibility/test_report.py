@@ -1,7 +1,12 @@
 """The accessibility report (accessibility/report.py, `make a11y-report`) builds, covers every crawled page, maps
 every WCAG 2.1 A/AA success criterion to a way of testing it, and agrees with the accessibility statement's status
 (accessibility/status.json, read by portal/domain/a11y_status.py). Built here with --quick (Swedish, 1280 px, no
-Lighthouse): every page is still visited."""
+Lighthouse): every page is still visited.
+
+That visit is also the suite's Swedish axe crawl and its checks beyond axe at 1280 px: every crawled page, for every
+user, has no axe violation (WCAG 2.0/2.1 A and AA) and no problem found by accessibility/checks.py. The English axe
+crawl is test_axe.py's, the checks at the phone's width test_checks.py's: each page is loaded once per language and
+width."""
 from __future__ import annotations
 
 import json
@@ -64,6 +69,12 @@ def test_the_report_builds_covers_every_crawled_page_and_matches_the_statement(b
         assert v["tab_order"] and v["tree"]["headings"], v["key"]  # every page has a heading and a tab stop
         assert {"passes", "violations", "incomplete"} <= set(v["axe"])
         assert set(v["checks"]) == set(checks.CHECKS), v["key"]  # 1280 px: every check beyond axe
+    failures = [f"{v['url']} [sv, {v['user'] or 'anonymous'}]: axe: "
+                + ", ".join(f"{r['id']} ({'; '.join(r['targets'][:3])})" for r in v["axe"]["violations"])
+                for v in data["visits"] if v["axe"]["violations"]]
+    failures += [f"{v['url']} [{v['user'] or 'anonymous'}, 1280px] {name}: " + "; ".join(found)
+                 for v in data["visits"] for name, found in v["checks"].items() if found]
+    assert not failures, "\n".join(failures)
     start = next(v for v in data["visits"] if v["url"] == "/" and v["user"] is None)
     assert start["tab_order"][0]["role"] == "link" and start["tab_order"][0]["name"]  # the skip link
     assert any(m["role"] == "main" for m in start["tree"]["landmarks"])

@@ -112,7 +112,24 @@ def _run_statistics(full: bool) -> None:
     with db.new_session(current_app) as session, current_app.test_request_context():
         built = tables.prewarm(session, current_app.extensions["certificate_types"],
                                current_app.extensions["clock"].today())
-    click.echo(f"statistics: {built} default reports published ahead, took {time.perf_counter() - started:.1f} s")
+    pages = _render_national_pages()
+    click.echo(f"statistics: {built} default reports published ahead and {pages} national pages rendered, took "
+               f"{time.perf_counter() - started:.1f} s")
+
+
+def _render_national_pages() -> int:
+    """The national reports' default pages in each language, asked for once (through the app, as a visitor would),
+    so the first visitors after the job read them rendered (portal/statistics `_page`)."""
+    from .domain import statistics as st
+
+    client = current_app.test_client()
+    done = 0
+    for rep in st.reports_for(st.NATION):
+        for lang in current_app.config["LANGUAGES"]:
+            client.set_cookie("lang", lang)
+            with current_app.app_context():  # its own `g` (the command's would keep the first request's language)
+                done += client.get(f"/statistik/nationell/{rep.id}").status_code == 200
+    return done
 
 
 @main.command("statistics")

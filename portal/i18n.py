@@ -4,8 +4,10 @@ from __future__ import annotations
 from datetime import date, datetime
 from functools import lru_cache
 
-from flask import Flask, current_app, request
-from flask_babel import Babel, format_date, format_datetime, get_locale
+from babel.dates import format_date as babel_format_date
+from babel.numbers import format_decimal
+from flask import Flask, current_app, g, has_app_context, request
+from flask_babel import Babel, format_datetime, get_locale, get_translations
 
 from .config import ROOT
 
@@ -23,24 +25,34 @@ def current_language() -> str:
     return str(get_locale() or "sv")
 
 
-def long_date(value: date | datetime | None) -> str:
-    """"23 november 2026" / "23 November 2026" (memoised per request: lists show many dates)."""
-    from flask import g
+def _locale_id() -> str:
+    locale = get_locale()
+    return str(locale) if locale else "sv"
 
+
+def long_date(value: date | datetime | None) -> str:
+    """"23 november 2026" / "23 November 2026" (kept per process: lists show many dates)."""
     if value is None:
         return ""
     if isinstance(value, datetime):
         value = value.date()
-    cache = g.setdefault("long_dates", {})
-    key = (value, str(get_locale()))
-    if key not in cache:
-        cache[key] = format_date(value, "d MMMM y")
-    return cache[key]
+    return _long_date(value, _locale_id())
+
+
+@lru_cache(maxsize=16384)
+def _long_date(value: date, locale: str) -> str:
+    return babel_format_date(value, "d MMMM y", locale=locale)
 
 
 def month_name(value: date | datetime) -> str:
-    """"november 2026" / "November 2026"."""
-    return format_date(value, "LLLL y")
+    """"november 2026" / "November 2026" (kept per process: a statistics page names a month up to a hundred
+    times)."""
+    return _month_name(value.year, value.month, _locale_id())
+
+
+@lru_cache(maxsize=4096)
+def _month_name(year: int, month: int, locale: str) -> str:
+    return babel_format_date(date(year, month, 1), "LLLL y", locale=locale)
 
 
 def short_date(value: date | datetime | None) -> str:
@@ -67,16 +79,13 @@ def number(value: float | int | None) -> str:
     """12.5 -> "12,5" in Swedish, "12.5" in English."""
     if value is None:
         return ""
-    locale = get_locale()
-    return _number(value, str(locale) if locale else "sv")
+    return _number(value, _locale_id())
 
 
 @lru_cache(maxsize=8192)
 def _number(value: float | int, locale: str) -> str:
     """Babel's formatting, kept: a statistics table formats a few hundred figures, at ~40 µs each."""
-    from babel.numbers import format_decimal as babel_format
-
-    return babel_format(value, locale=locale)
+    return format_decimal(value, locale=locale)
 
 
 def format_pnr(value: str | None) -> str:
@@ -96,4 +105,26 @@ def init_app(app: Flask) -> Babel:
                                   date_time=date_time, pnr=format_pnr,
                                   parse_date=parse_date, number=number)
     app.jinja_env.globals.update(current_language=current_language)
+    app.jinja_env.install_gettext_callables(  # type: ignore[attr-defined]  # Flask-Babel's, with the request's catalogue looked up once
+        gettext=lambda s: _translations().ugettext(s),
+        ngettext=lambda s, p, n: _translations().ungettext(s, p, n),
+        pgettext=lambda c, s: _translations().upgettext(c, s),
+        npgettext=lambda c, s, p, n: _translations().unpgettext(c, s, p, n),
+        newstyle=True)
     return babel
+
+
+def _translations():
+    """The request's catalogue, as flask_babel.get_translations() gives it, kept on the request for the locale it
+    was found for (a page's template translates a few dozen texts, and finding the catalogue costs more than the
+    lookup); `force_locale` (PDFs, exports) sets another locale object, so it is found again."""
+    if not has_app_context():
+        return get_translations()
+    ctx = g.get("_flask_babel")
+    locale = getattr(ctx, "babel_locale", None)
+    kept = g.get("_portal_translations")
+    if kept is not None and locale is not None and kept[0] is locale:
+        return kept[1]
+    found = get_translations()
+    g._portal_translations = (get_locale(), found)
+    return found

@@ -22,8 +22,11 @@ def page_or_fragment(template_name: str, block: str, **context) -> str:
         from flask import render_template
 
         return render_template(template_name, **context)
-    env = current_app.jinja_env
-    template = env.get_template(template_name)
+    return render_block(template_name, block, **context)
+
+
+def render_block(template_name: str, block: str, **context) -> str:
+    """One block of a template, alone (with the app's template context)."""
+    template = current_app.jinja_env.get_template(template_name)
     current_app.update_template_context(context)
-    ctx = template.new_context(context)
-    return "".join(template.blocks[block](ctx))
+    return "".join(template.blocks[block](template.new_context(context)))

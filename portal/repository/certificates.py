@@ -34,11 +34,23 @@ _COLUMNS = (Certificate.id, Certificate.type_code, Certificate.type_version, Cer
             Staff.family_name)
 
 
-def _select(with_content: bool):
+def _build_select(with_content: bool):
     cols = _COLUMNS + ((Certificate.content,) if with_content else ())
     return (select(*cols).join(CareUnit, CareUnit.hsa_id == Certificate.unit_id)
             .join(CareProvider, CareProvider.hsa_id == CareUnit.provider_id)
             .join(Staff, Staff.hsa_id == Certificate.staff_id))
+
+
+# built once: a statement is immutable (each .where() makes a new one), and building one per request cost more
+# than running it
+_SELECTS = {True: _build_select(True), False: _build_select(False)}
+_NEWER = Certificate.__table__.alias("newer")
+_RELATIONS = (select(CertificateRelation.from_id, CertificateRelation.to_id, _NEWER.c.revoked_at, _NEWER.c.signed_at)
+              .join(_NEWER, _NEWER.c.id == CertificateRelation.from_id).where(CertificateRelation.kind == "REPLACES"))
+
+
+def _select(with_content: bool):
+    return _SELECTS[with_content]
 
 
 def _views(session: Session, rows, *, id_query, with_events: bool) -> list[CertificateView]:
@@ -49,9 +61,7 @@ def _views(session: Session, rows, *, id_query, with_events: bool) -> list[Certi
     revoked = {r.id for r in rows if r.revoked_at is not None}
     replaced_by: dict[str, tuple[str, datetime]] = {}
     replaces: dict[str, str] = {}
-    newer = Certificate.__table__.alias("newer")
-    base = (select(CertificateRelation.from_id, CertificateRelation.to_id, newer.c.revoked_at, newer.c.signed_at)
-            .join(newer, newer.c.id == CertificateRelation.from_id).where(CertificateRelation.kind == "REPLACES"))
+    base = _RELATIONS
     # two indexed lookups (an OR of the two would scan the whole relations table)
     rels = list(session.execute(base.where(CertificateRelation.to_id.in_(id_query))).all())
     rels += session.execute(base.where(CertificateRelation.from_id.in_(id_query))).all()

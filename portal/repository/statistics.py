@@ -542,3 +542,22 @@ def suppressed(session: Session, table: Any, *, marked_apart: bool = False) -> A
         except IntegrityError:
             writer.rollback()
     return result
+
+
+def published_page(session: Session, key: str) -> str | None:
+    """A report as rendered before under `key` (portal/statistics `_page_key`), or None; kept in stat_published
+    beside the tables until the job runs again, for every process."""
+    return session.scalar(select(StatPublished.result).where(StatPublished.key == key))
+
+
+def publish_page(session: Session, key: str, html: str) -> None:
+    """Keep a rendered report under `key` (its own short transaction: a page only reads; a report rendered by two
+    processes at once is kept once)."""
+    from sqlalchemy.exc import IntegrityError
+
+    with Session(bind=session.get_bind()) as writer:
+        writer.add(StatPublished(key=key, result=html))
+        try:
+            writer.commit()
+        except IntegrityError:
+            writer.rollback()

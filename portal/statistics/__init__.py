@@ -19,17 +19,19 @@ logged"), only counts of de-identified case-months.
 from __future__ import annotations
 
 from datetime import date
+from functools import lru_cache
 
 from flask import Blueprint, abort, current_app, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
+from markupsafe import Markup
 
 from .. import db
 from ..auth.guards import statistics_staff_required
 from ..domain import access
 from ..domain import statistics as st
 from ..i18n import current_language
-from ..render import page_or_fragment
+from ..render import page_or_fragment, render_block
 from ..repository import statistics as store
 from . import tables
 
@@ -62,7 +64,8 @@ def _unit_choices(scope: store.Scope, scope_kind: str) -> list[tuple[str, str]]:
     return store.scope_units(db.session(), scope)
 
 
-def _built(rep: st.Report, scope: store.Scope, listing=None, scope_kind: str = st.NATION):
+def _chosen(rep: st.Report, scope: store.Scope, listing=None, scope_kind: str = st.NATION):
+    """The request's filters (and their errors), the scope and listing they limit it to, and the scope's units."""
     units = _unit_choices(scope, scope_kind)
     filters, errors = st.parse_filters(request.args.to_dict(flat=False), _today(), [u for u, _name in units])
     if rep.id == "inom-kapitel":
@@ -70,20 +73,61 @@ def _built(rep: st.Report, scope: store.Scope, listing=None, scope_kind: str = s
     if filters.units:  # the chosen units only (within the scope: they are among its units)
         scope = store.Scope(provider_id=scope.provider_id, unit_ids=filters.units)
         listing = [row for row in listing or [] if row[0] in filters.units] if listing is not None else None
+    return filters, errors, scope, listing, units
+
+
+def _built(rep: st.Report, scope: store.Scope, listing=None, scope_kind: str = st.NATION):
+    filters, errors, scope, listing, units = _chosen(rep, scope, listing, scope_kind)
     built = tables.build(db.session(), rep, scope, filters, current_language(),
                          current_app.extensions["certificate_types"], listing)
     return filters, errors, built, units
 
 
 def _page(rep: st.Report, scope: store.Scope, scope_name: str, href, scope_kind: str = st.NATION, listing=None):
-    filters, errors, built, units = _built(rep, scope, listing, scope_kind)
-    body = page_or_fragment("statistics/report.html", "report", rep=rep, reports=st.reports_for(scope_kind),
-                            filters=filters, chapter_within=st.chapter_within(filters, {}),
-                            errors=errors, built=built, scope_name=scope_name,
-                            month_choices=_month_choices(), last_run=store.last_run(db.session()),
-                            xlsx_url=_with_query(href(rep.id, xlsx=True)), report_href=href,
-                            suppression_note=tables.NOTE(), unit_choices=units, **_filter_choices())
+    """The report's page (or its #report fragment for htmx). The report itself (charts, tables, the download link)
+    is the same for everyone who asks for it with the same address until the job runs again, so it is kept rendered
+    in the statistics tables (store.published_page) and a repeated view reads it instead of counting again."""
+    filters, errors, scope, listing, units = _chosen(rep, scope, listing, scope_kind)
+    context = dict(rep=rep, reports=st.reports_for(scope_kind), filters=filters,
+                   chapter_within=st.chapter_within(filters, {}), errors=errors, scope_name=scope_name,
+                   month_choices=_month_choices(), last_run=store.last_run(db.session()),
+                   xlsx_url=_with_query(href(rep.id, xlsx=True)), report_href=href,
+                   suppression_note=tables.NOTE(), unit_choices=units, **_filter_choices())
+    key = None if errors else _page_key(rep, scope, listing)
+    report = store.published_page(db.session(), key) if key else None
+    if report is None:
+        built = tables.build(db.session(), rep, scope, filters, current_language(),
+                             current_app.extensions["certificate_types"], listing)
+        report = render_block("statistics/report.html", "report", built=built, report_html=None, **context)
+        if key:
+            store.publish_page(db.session(), key, report)
+    body = page_or_fragment("statistics/report.html", "report", report_html=Markup(report), **context)
     return body, 400 if errors else 200
+
+
+def _page_key(rep: st.Report, scope: store.Scope, listing) -> str:
+    """What a rendered report depends on: the templates and catalogues (a new version of the portal renders
+    again), the language, the address with its query (the filters, and the download link's), the scope's units and
+    a region's listing. The counts are not in it: the job empties what is kept when it runs."""
+    import hashlib
+    import json
+
+    parts = [_templates_version(), current_language(), request.path, request.query_string.decode("ascii", "replace"),
+             rep.id, scope.provider_id or "", list(scope.unit_ids), [list(row) for row in listing or []]]
+    return "page:" + hashlib.sha256(json.dumps(parts, separators=(",", ":")).encode("utf-8")).hexdigest()[:59]
+
+
+@lru_cache(maxsize=1)
+def _templates_version() -> str:
+    """A digest of what a report is rendered from besides its figures: its templates and the catalogues."""
+    import hashlib
+
+    from ..config import ROOT
+
+    digest = hashlib.sha256()
+    for path in sorted([*(ROOT / "templates").rglob("*.html"), *(ROOT / "i18n").rglob("*.mo")]):
+        digest.update(path.as_posix().encode("utf-8") + b"\0" + path.read_bytes())
+    return digest.hexdigest()
 
 
 def _xlsx(rep: st.Report, scope: store.Scope, scope_name: str, stem: str, listing=None, scope_kind: str = st.NATION):
@@ -189,6 +233,11 @@ def _month_choices() -> list[tuple[str, str]]:
 
     found = st.last_months(_today(), st.MAX_MONTHS + 12)
     return [(m.strftime("%Y-%m"), month_name(m)) for m in reversed(found)]
+
+
+@bp.app_template_filter("stat_figure")
+def stat_figure(value: tables.Figure) -> str:
+    return tables.figure_text(value)
 
 
 def init_app(app) -> None:

@@ -292,13 +292,13 @@ def _month_chart(table: Published, previous: Published | None) -> charts.BarChar
 
 
 def figure_text(value: Figure) -> str:
+    """A published figure as text: the count in the reader's language, "färre än 5" or "dolt" (the pages' filter
+    `stat_figure`, called for every cell of a table, so a count is formatted once per process: i18n.number)."""
     from ..i18n import number
 
-    if value == LOW:
-        return _("färre än 5")
-    if value == HIDDEN:
-        return _("dolt")
-    return number(value)  # type: ignore[arg-type]
+    if isinstance(value, int):
+        return number(value)
+    return _("färre än 5") if value == LOW else _("dolt")
 
 
 def as_export(built: Built, rep: st.Report, filters: st.Filters, lang: str, scope_name: str, now: datetime):

@@ -319,6 +319,57 @@ def test_a_published_table_is_computed_once_for_every_process_and_made_ahead_by_
     assert client.get(f"/statistik/verksamhet/vardgivare/{demo_data.hsa('VG1')}/lakarbefattning").status_code == 200
 
 
+def test_a_rendered_report_is_read_again_until_the_job_runs_and_the_job_renders_the_national_ones(demo, monkeypatch):
+    """A report page kept rendered (portal/statistics `_page`): the same address (and language) from any reader is
+    read, not counted or rendered again, and it is the same page; another language, filter or scope is its own; the
+    job empties what is kept (new counts) and renders the national reports' default pages in both languages."""
+    from sqlalchemy import func
+
+    from portal.cli import statistics_command
+    from portal.models import StatPublished
+    from portal.statistics import tables
+
+    def pages() -> int:
+        with db.new_session(demo) as s:
+            return s.scalar(select(func.count()).select_from(StatPublished).where(StatPublished.key.like("page:%")))
+
+    url = "/statistik/nationell/aldersgrupp?kapitel=F00-F99&jamfor=1"
+    first = demo.test_client().get(url)
+    assert first.status_code == 200 and pages() == 1
+    build = tables.build
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("counted again")
+
+    monkeypatch.setattr(tables, "build", refuse)
+    def report(response) -> str:
+        html = response.get_data(as_text=True)
+        return html[html.index('<div id="report"'):html.index("Ladda ner som Excel")]
+
+    again = demo.test_client().get(url)  # another reader, the same address
+    assert again.status_code == 200 and report(again) == report(first)
+    htmx = demo.test_client().get(url, headers={"HX-Request": "true"})  # the fragment: the same report
+    assert report(htmx) == report(first) and "<html" not in htmx.get_data(as_text=True)
+    monkeypatch.setattr(tables, "build", build)
+    english = demo.test_client()
+    english.set_cookie("lang", "en")
+    assert "Age group" in english.get(url).get_data(as_text=True) and pages() == 2
+    assert demo.test_client().get(url + "&grad=100").status_code == 200 and pages() == 3
+    assert demo.test_client().get("/statistik/nationell/aldersgrupp?fran=nej").status_code == 400
+    assert pages() == 3  # a page with errors is not kept
+
+    result = demo.test_cli_runner().invoke(statistics_command, catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    national = len(st.reports_for(st.NATION))
+    assert f"{national * 2} national pages rendered" in result.output and pages() == national * 2
+    monkeypatch.setattr(tables, "build", refuse)
+    for lang in ("sv", "en"):
+        reader = demo.test_client()
+        reader.set_cookie("lang", lang)
+        for rep in st.reports_for(st.NATION):
+            assert reader.get(f"/statistik/nationell/{rep.id}").status_code == 200, (lang, rep.id)
+
+
 def test_the_embedded_default_takes_in_each_intake(demo, tmp_path):
     """The delivery thread's statistics tick (worker.refresh_statistics) runs when a unit's data changed, and
     `portal load` runs the job after a batch when STATISTICS_AFTER_LOAD is on (the development default)."""
