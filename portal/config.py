@@ -118,6 +118,7 @@ def from_env() -> dict:
         "RECIPIENT_SIMULATOR_DELAY": _float("RECIPIENT_SIMULATOR_DELAY", 1.5),
         "LOGIN_RATE_LIMIT": os.environ.get("LOGIN_RATE_LIMIT", "20 per minute"),
         "FEEDBACK_RATE_LIMIT": os.environ.get("FEEDBACK_RATE_LIMIT", "10 per hour"),
+        "ORGANISATION_NAME": os.environ.get("ORGANISATION_NAME", "").strip(),
         "RECIPIENT_SIMULATOR_ENABLED": _bool("RECIPIENT_SIMULATOR_ENABLED", env == "development"),
         "OUTBOX_WORKER_EMBEDDED": _bool("OUTBOX_WORKER_EMBEDDED", env == "development"),
         "RECIPIENT_TIMEOUT": _float("RECIPIENT_TIMEOUT", 5),

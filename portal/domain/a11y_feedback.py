@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from urllib.parse import unquote, urlsplit
 
+from .filter_params import one_text
+
 TEXT_MAX = 2000
 PAGE_MAX = 300
 EMAIL_MAX = 254
@@ -56,13 +58,6 @@ class ReportForm:
     errors: dict[str, str] = field(default_factory=dict)
 
 
-def _one(form: Mapping[str, object], name: str) -> str:
-    value = form.get(name)
-    if isinstance(value, list):
-        value = value[0] if value else ""
-    return str(value or "")
-
-
 def _bad_characters(text: str, allowed: str = "") -> bool:
     """Control characters (but the allowed ones) and lone surrogates: nothing a person types, and PostgreSQL
     refuses NUL."""
@@ -102,7 +97,7 @@ def local_page(value: str, own_origins: tuple[str, ...], mask: Callable[[str], s
 def parse(form: Mapping[str, object], *, language: str, own_origins: tuple[str, ...],
           mask: Callable[[str], str]) -> ReportForm:
     """The feedback form checked. `mask` hides what must never be stored from a text (security.mask_pnr)."""
-    values = {name: _one(form, name) for name in FIELDS}
+    values = {name: one_text(form, name) for name in FIELDS}
     errors: dict[str, str] = {}
     problem = values["problem"].replace("\r\n", "\n").replace("\r", "\n").strip()
     values["problem"] = problem

@@ -39,6 +39,14 @@ def first(args: Mapping[str, Sequence[str]], param: str) -> str | None:
     return found[0] if found else None
 
 
+def one_text(form: Mapping[str, object], name: str) -> str:
+    """A posted form's (or query's) field as one text: its first value, "" when it is missing or empty."""
+    value = form.get(name)
+    if isinstance(value, list):
+        value = value[0] if value else ""
+    return str(value or "")
+
+
 def choices(args: Mapping[str, Sequence[str]], param: str,
              allowed: Sequence[str]) -> tuple[str, ...]:
     """Known choice values in the order of ``allowed``; unknown ones are dropped silently."""

@@ -28,6 +28,8 @@ from datetime import datetime
 
 from cryptography.fernet import Fernet, InvalidToken
 
+from .filter_params import one_text
+
 DURATIONS = (7, 30, 90)  # days a link lives; the citizen chooses
 DEFAULT_DAYS = 30
 NOTE_MAX = 100
@@ -64,16 +66,9 @@ class ChoiceForm:
     errors: dict[str, str] = field(default_factory=dict)
 
 
-def _one(form: Mapping[str, object], name: str) -> str:
-    value = form.get(name)
-    if isinstance(value, list):
-        value = value[0] if value else ""
-    return str(value or "")
-
-
 def parse_choice(form: Mapping[str, object], copies: list[str]) -> ChoiceForm:
     """The share form (variant, days, note, code) checked against the copies the type offers."""
-    values = {name: _one(form, name) for name in ("variant", "days", "note", "code")}
+    values = {name: one_text(form, name) for name in ("variant", "days", "note", "code")}
     errors: dict[str, str] = {}
     variant = values["variant"]
     if not variant:

@@ -29,7 +29,7 @@ def start():
 
 @bp.get("/tillganglighet")
 def accessibility_statement():
-    return render_template("main/accessibility.html")
+    return render_template("main/accessibility.html", organisation=current_app.config.get("ORGANISATION_NAME") or None)
 
 
 @bp.get("/sprak/<code>")

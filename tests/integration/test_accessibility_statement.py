@@ -90,6 +90,20 @@ def test_the_statement_has_every_section_of_diggs_structure_in_order(client, lan
     assert "EN 301 549" in html and "WCAG 2.1" in html
 
 
+@pytest.mark.parametrize("lang", ["sv", "en"])
+def test_the_statement_names_the_organisation_behind_the_portal_when_configured(app, client, lang):
+    """DIGG's structure opens with who stands behind the service: ORGANISATION_NAME, else "we who run it"."""
+    we = {"sv": ("Vi som förvaltar Intygsportalen står bakom tjänsten.", "Vi som förvaltar Intygsportalen åtar oss"),
+          "en": ("We who run Intygsportalen stand behind the service.", "We who run Intygsportalen are committed")}
+    named = {"sv": ("Region Demo står bakom Intygsportalen.", "Region Demo åtar sig att göra tjänsten tillgänglig"),
+             "en": ("Region Demo runs Intygsportalen.", "Region Demo is committed to making the service accessible")}
+    text = page_text(statement(client, lang))
+    assert all(sentence in text for sentence in we[lang]) and "Region Demo" not in text
+    app.config["ORGANISATION_NAME"] = "Region Demo"
+    text = page_text(statement(client, lang))
+    assert all(sentence in text for sentence in named[lang]) and we[lang][0] not in text
+
+
 def test_the_status_file_says_what_its_known_failures_say():
     status = a11y_status.load(STATUS_FILE)
     assert status.stated_status == a11y_status.derive_status(status.known_failures), (
