@@ -8,9 +8,10 @@ answer and one send (PostgreSQL re-checks the condition after the row lock; SQLi
 """
 from __future__ import annotations
 
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from typing import Callable, Iterable, Optional
+from typing import Callable, Iterable, Iterator, Optional
 
 from sqlalchemy import func, insert, select, update
 from sqlalchemy.exc import IntegrityError
@@ -167,6 +168,26 @@ def sends_of_answers(session: Session, answer_ids: Iterable[str]) -> dict[str, S
             if s.payload_ref is not None}
 
 
+@contextmanager
+def _write(session: Session) -> Iterator[None]:
+    """A write of its own: the caller's read ends first (on SQLite the write's transaction starts here), and any
+    error undoes all of it."""
+    session.commit()
+    try:
+        yield
+    except BaseException:
+        session.rollback()
+        raise
+
+
+def _commit(session: Session, audit: Audit) -> None:
+    """Commit the write with `audit`'s PDL record in the same transaction (none when `audit` is None)."""
+    session.flush()
+    if audit is not None:
+        audit(session)
+    session.commit()
+
+
 def _handle(session: Session, question_id: str, by: str, now: datetime) -> bool:
     """Handle the question if still open, and its reminders; False (nothing changed) if it was not."""
     result = session.execute(update(Message).where(Message.id == question_id, Message.handled_at.is_(None))
@@ -184,8 +205,7 @@ def answer(session: Session, *, question: rules.Question, answer_id: str, text: 
     and handle the question and its reminders: all or nothing, with `audit`'s PDL record ("Skriva") in the
     same transaction. ANSWERED, or DUPLICATE (this very answer exists: a double submit), or NOT_OPEN
     (answered or handled meanwhile: nothing stored)."""
-    session.commit()  # end the caller's read: the write below starts a transaction of its own (SQLite)
-    try:
+    with _write(session):
         if not _handle(session, question.id, staff_id, now):
             session.rollback()
             return DUPLICATE if session.get(Message, answer_id) is not None else NOT_OPEN
@@ -200,28 +220,16 @@ def answer(session: Session, *, question: rules.Question, answer_id: str, text: 
         session.add(Send(certificate_id=question.certificate_id, recipient=rules.FK, kind="ANSWER",
                          payload_ref=answer_id, idempotency_key=rules.idempotency_key(answer_id),
                          state="PENDING", attempts=0, requested_at=now, requested_by=staff_id, next_attempt_at=now))
-        session.flush()
-        if audit is not None:
-            audit(session)
-        session.commit()
-    except BaseException:
-        session.rollback()
-        raise
+        _commit(session, audit)
     return ANSWERED
 
 
 def mark_handled(session: Session, question_id: str, staff_id: str, now: datetime, audit: Audit = None) -> bool:
     """Mark an open question (and its reminders) handled, with `audit`'s PDL record in the same transaction;
     False if it already was (nothing changed)."""
-    session.commit()
-    try:
+    with _write(session):
         done = _handle(session, question_id, staff_id, now)
-        if done and audit is not None:
-            audit(session)
-        session.commit()
-    except BaseException:
-        session.rollback()
-        raise
+        _commit(session, audit if done else None)
     return done
 
 
@@ -229,8 +237,7 @@ def undo_handled(session: Session, question_id: str, audit: Audit = None) -> boo
     """Open a question again that staff marked handled (and the reminders handled with it), with `audit`'s
     PDL record in the same transaction. Never one handled by an answer or by a complementing certificate.
     False if nothing changed."""
-    session.commit()
-    try:
+    with _write(session):
         row = session.execute(select(Message.handled_at, Message.handled_by).where(Message.id == question_id)).first()
         if (row is None or row.handled_at is None or row.handled_by == rules.COMPLEMENTED
                 or is_answered(session, question_id)):
@@ -246,12 +253,7 @@ def undo_handled(session: Session, question_id: str, audit: Audit = None) -> boo
             Message.reminder_of == question_id, Message.handled_at == row.handled_at,
             Message.handled_by == row.handled_by)
             .values(handled_at=None, handled_by=None).execution_options(synchronize_session=False))
-        if audit is not None:
-            audit(session)
-        session.commit()
-    except BaseException:
-        session.rollback()
-        raise
+        _commit(session, audit)
     return True
 
 
@@ -333,8 +335,7 @@ def ask(session: Session, *, question_id: str, certificate: CertificateFacts, su
     """Store the care unit's question to FK and its send (kind QUESTION, a key derived from the question's id):
     all or nothing, with `audit`'s PDL record ("Skriva") in the same transaction. ASKED, or DUPLICATE (this very
     question exists: a double submit; nothing stored)."""
-    session.commit()  # end the caller's read: the write below starts a transaction of its own (SQLite)
-    try:
+    with _write(session):
         if session.get(Message, question_id) is not None:
             session.rollback()
             return DUPLICATE
@@ -345,19 +346,14 @@ def ask(session: Session, *, question_id: str, certificate: CertificateFacts, su
         session.add(Send(certificate_id=certificate.id, recipient=rules.FK, kind="QUESTION", payload_ref=question_id,
                          idempotency_key=rules.question_idempotency_key(question_id), state="PENDING", attempts=0,
                          requested_at=now, requested_by=staff_id, next_attempt_at=now))
-        session.flush()
-        if audit is not None:
-            audit(session)
-        session.commit()
-    except IntegrityError:  # the same id stored meanwhile by a racing submit
-        session.rollback()
-        if session.get(Message, question_id) is not None:
+        try:
+            _commit(session, audit)
+        except IntegrityError:  # the same id stored meanwhile by a racing submit
             session.rollback()
-            return DUPLICATE
-        raise
-    except BaseException:
-        session.rollback()
-        raise
+            if session.get(Message, question_id) is not None:
+                session.rollback()
+                return DUPLICATE
+            raise
     return ASKED
 
 
@@ -434,21 +430,14 @@ def forward(session: Session, *, question_id: str, unit_id: str, to_staff_id: st
             audit: Audit = None) -> bool:
     """Forward the question to a colleague, with `audit`'s PDL record in the same transaction. False if it is
     already with that colleague (nothing stored)."""
-    session.commit()
-    try:
+    with _write(session):
         current = forwards_of(session, [question_id]).get(question_id)
         if current is not None and current.to == to_staff_id:
             session.rollback()
             return False
         session.add(QuestionForward(message_id=question_id, unit_id=unit_id, to_staff_id=to_staff_id,
                                     by_staff_id=by_staff_id, forwarded_at=now))
-        session.flush()
-        if audit is not None:
-            audit(session)
-        session.commit()
-    except BaseException:
-        session.rollback()
-        raise
+        _commit(session, audit)
     return True
 
 
